@@ -1,1 +1,9 @@
-export {};
+export * from './avro.js';
+export * from './avro-container.js';
+export * from './codec.js';
+export * from './compat.js';
+export * from './crc64-avro.js';
+export * from './json-lines.js';
+export * from './lake-tables.js';
+export * from './types.js';
+export * from './validate.js';
