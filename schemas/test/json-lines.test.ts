@@ -37,7 +37,10 @@ describe('parseJsonLine', () => {
 
   it.each(['null', '""'])('reads kind %s as absent: an invocation, like any optional field', (kind) => {
     const line = JSON.stringify(fullInvocation()).replace('{', `{"kind":${kind},`);
-    expect(parseJsonLine(line, NOW)).toEqual({ ok: true, value: { kind: 'invocation', event: fullInvocation() } });
+    expect(parseJsonLine(line, NOW)).toEqual({
+      ok: true,
+      value: { kind: 'invocation', event: fullInvocation() },
+    });
   });
 
   it.each(['{"event_id": "x",', 'not json', '', "{'event_id': 'x'}"])('rejects malformed JSON %j', (line) => {
