@@ -1,0 +1,81 @@
+import { DDSketch } from '@datadog/sketches-js';
+import type { AggregateFunction } from './aggregate-function.js';
+import { addToSum, type CompensatedSum, createSum, mergeSums, sumValue } from './compensated-sum.js';
+
+/**
+ * Relative accuracy of the quantile sketch. The contract allows 1% around the true rank value;
+ * half of that leaves room for the representative value DDSketch returns within a bucket.
+ */
+export const SKETCH_RELATIVE_ACCURACY = 0.005;
+
+/** A latency-like distribution: exact count, sum, min and max beside a mergeable DDSketch for quantiles. */
+export interface DistributionAcc {
+  count: number;
+  sum: CompensatedSum;
+  min: number;
+  max: number;
+  sketch: DDSketch;
+}
+
+export interface DistributionSummary {
+  count: number;
+  sum: number;
+  avg: number;
+  min: number;
+  max: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** A sketch quantile, clamped to the exact extremes (the sketch's bucket value may lie just outside). */
+export function quantile(acc: DistributionAcc, q: number): number {
+  return Math.min(acc.max, Math.max(acc.min, acc.sketch.getValueAtQuantile(q)));
+}
+
+export const distribution: AggregateFunction<number, DistributionAcc, DistributionSummary | null> = {
+  create: () => ({
+    count: 0,
+    sum: createSum(),
+    min: Number.POSITIVE_INFINITY,
+    max: Number.NEGATIVE_INFINITY,
+    sketch: new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY }),
+  }),
+
+  add(acc, value) {
+    acc.count += 1;
+    addToSum(acc.sum, value);
+    if (value < acc.min) acc.min = value;
+    if (value > acc.max) acc.max = value;
+    acc.sketch.accept(value);
+    return acc;
+  },
+
+  merge(a, b) {
+    const sketch = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
+    sketch.merge(a.sketch);
+    sketch.merge(b.sketch);
+    return {
+      count: a.count + b.count,
+      sum: mergeSums(a.sum, b.sum),
+      min: Math.min(a.min, b.min),
+      max: Math.max(a.max, b.max),
+      sketch,
+    };
+  },
+
+  result(acc) {
+    if (acc.count === 0) return null;
+    const sum = sumValue(acc.sum);
+    return {
+      count: acc.count,
+      sum,
+      avg: sum / acc.count,
+      min: acc.min,
+      max: acc.max,
+      p50: quantile(acc, 0.5),
+      p95: quantile(acc, 0.95),
+      p99: quantile(acc, 0.99),
+    };
+  },
+};

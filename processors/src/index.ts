@@ -1,0 +1,13 @@
+export * from './aggregate/index.js';
+export * from './pricing/index.js';
+export { type ReplayOptions, replay } from './replay/replay.js';
+export { DEDUPE_HORIZON_MS, DedupeIndex } from './window/dedupe-index.js';
+export {
+  type ClosedWindow,
+  PartitionProcessor,
+  type PartitionProcessorOptions,
+  type ProcessorCounters,
+  type ProcessorOutput,
+  type SourceRecord,
+} from './window/partition-processor.js';
+export { hourStartOf, WINDOW_MS, windowStartOf } from './window/tumbling.js';

@@ -1,0 +1,316 @@
+import {
+  type EventKind,
+  type InvocationEvent,
+  type LakeRow,
+  parseJsonLine,
+  type ScoreEvent,
+  type TelemetryEvent,
+  type ValidationResult,
+  validateEvent,
+} from '@genai-pipeline/schemas';
+import { type RollupAcc, rollup } from '../aggregate/rollup.js';
+import { type ScoreAcc, scoreRollup } from '../aggregate/score-rollup.js';
+import type { AnomalyDetector, AnomalyFinding, ScorePolarity } from '../anomaly/detector.js';
+import type { Pricer } from '../pricing/pricer.js';
+import { DedupeIndex } from './dedupe-index.js';
+import { WINDOW_MS, windowStartOf } from './tumbling.js';
+
+/** One input record as a source delivers it: a JSON line, or a record decoded from Avro. */
+export type SourceRecord =
+  | { format: 'json'; text: string }
+  | { format: 'avro'; kind: EventKind; record: unknown };
+
+/** The results of one closed window, emitted once and never changed. */
+export interface ClosedWindow {
+  windowStart: number;
+  rollups: LakeRow[];
+  scoreRollups: LakeRow[];
+  anomalies: LakeRow[];
+}
+
+/** Where a partition's results go; implementations buffer, they must not throw for ordinary rows. */
+export interface ProcessorOutput {
+  /** An accepted event (late ones included) as its raw-table row, at its source offset. */
+  raw(table: 'invocations' | 'scores', offset: number, row: LakeRow): void;
+  deadLetter(offset: number, row: LakeRow): void;
+  windowClosed(window: ClosedWindow): void;
+}
+
+export interface ProcessorCounters {
+  /** Records read (blank lines excluded). */
+  events: number;
+  accepted: number;
+  duplicates: number;
+  /** Accepted events whose window had already closed. */
+  late: number;
+  invalid: number;
+}
+
+export interface PartitionProcessorOptions {
+  maxOutOfOrdernessMs: number;
+  pricer: Pricer;
+  detector: Pick<AnomalyDetector, 'judgeRollup' | 'judgeScore'>;
+  output: ProcessorOutput;
+  /** The processing clock: judges future event times and stamps dead letters. */
+  clock?: () => number;
+}
+
+interface RollupCell {
+  service: string;
+  provider: string;
+  model_id: string;
+  tenant_id: string | null;
+  acc: RollupAcc;
+}
+
+interface ScoreCell {
+  service: string;
+  model_id: string;
+  tenant_id: string | null;
+  name: string;
+  acc: ScoreAcc;
+}
+
+interface OpenWindow {
+  rollups: Map<string, RollupCell>;
+  scores: Map<string, ScoreCell>;
+}
+
+/** Score names for which a higher mean is worse (flags of bad outcomes); every other score drops when it falls. */
+const LOWER_IS_BETTER_SCORES = new Set([
+  'hallucination',
+  'refusal',
+  'toxicity',
+  'bias',
+  'jailbreak',
+  'pii_leak',
+]);
+
+export const scorePolarity = (name: string): ScorePolarity =>
+  LOWER_IS_BETTER_SCORES.has(name) ? 'lower_is_better' : 'higher_is_better';
+
+/** Length-prefixed parts: no choice of strings can make two different keys collide. */
+function keyOf(parts: readonly (string | null)[]): string {
+  let key = '';
+  for (const part of parts) key += part === null ? '-|' : `${part.length}:${part}|`;
+  return key;
+}
+
+/**
+ * Event-time processing of one source partition (CONTRACT.md §2): validation, dedupe, watermark,
+ * late detection, tumbling-window aggregation, window closing and anomaly judgement.
+ */
+export class PartitionProcessor {
+  readonly counters: ProcessorCounters = { events: 0, accepted: 0, duplicates: 0, late: 0, invalid: 0 };
+  private readonly dedupe = new DedupeIndex();
+  private readonly openWindows = new Map<number, OpenWindow>();
+  private maxAcceptedEventTime = Number.NEGATIVE_INFINITY;
+  /** Every window ending at or before this is closed. */
+  private closedThrough = Number.NEGATIVE_INFINITY;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: PartitionProcessorOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** W = largest accepted event_time − max out-of-orderness; −∞ before the first accepted event. */
+  get watermark(): number {
+    return this.maxAcceptedEventTime - this.options.maxOutOfOrdernessMs;
+  }
+
+  get openWindowCount(): number {
+    return this.openWindows.size;
+  }
+
+  process(record: SourceRecord, offset: number): void {
+    this.counters.events += 1;
+    const now = this.clock();
+    const result: ValidationResult<TelemetryEvent> =
+      record.format === 'json'
+        ? parseJsonLine(record.text, now)
+        : validateEvent(record.record, record.kind, now);
+    if (!result.ok) {
+      this.counters.invalid += 1;
+      this.deadLetter(offset, 'invalid', result.error, record, now);
+      return;
+    }
+    const { event } = result.value;
+    if (this.dedupe.isDuplicate(event.event_id, this.maxAcceptedEventTime)) {
+      this.counters.duplicates += 1;
+      return;
+    }
+    this.counters.accepted += 1;
+    this.dedupe.remember(event.event_id, event.event_time);
+    const windowStart = windowStartOf(event.event_time);
+    const late = windowStart + WINDOW_MS <= this.closedThrough;
+    if (result.value.kind === 'invocation')
+      this.acceptInvocation(result.value.event, windowStart, late, offset);
+    else this.acceptScore(result.value.event, windowStart, late, offset);
+    if (late) {
+      this.counters.late += 1;
+      this.deadLetter(
+        offset,
+        'late',
+        `window ${new Date(windowStart).toISOString()} had already closed`,
+        record,
+        now,
+      );
+    }
+    if (event.event_time > this.maxAcceptedEventTime) this.advanceTo(event.event_time);
+  }
+
+  /** End of a finite input: every open window closes, in event-time order. */
+  closeAll(): void {
+    this.closeWindowsThrough(Number.POSITIVE_INFINITY);
+  }
+
+  private acceptInvocation(event: InvocationEvent, windowStart: number, late: boolean, offset: number): void {
+    const { cost_usd, priced } = this.options.pricer.cost(event);
+    const row = event as InvocationEvent & { cost_usd: number };
+    row.cost_usd = cost_usd;
+    this.options.output.raw('invocations', offset, row as unknown as LakeRow);
+    if (late) return;
+    const cells = this.windowAt(windowStart).rollups;
+    const key = keyOf([event.service, event.provider, event.model_id, event.tenant_id]);
+    let cell = cells.get(key);
+    if (cell === undefined) {
+      cell = {
+        service: event.service,
+        provider: event.provider,
+        model_id: event.model_id,
+        tenant_id: event.tenant_id,
+        acc: rollup.create(),
+      };
+      cells.set(key, cell);
+    }
+    rollup.add(cell.acc, { event: row, priced });
+  }
+
+  private acceptScore(event: ScoreEvent, windowStart: number, late: boolean, offset: number): void {
+    this.options.output.raw('scores', offset, event as unknown as LakeRow);
+    if (late) return;
+    const cells = this.windowAt(windowStart).scores;
+    const key = keyOf([event.service, event.model_id, event.tenant_id, event.name]);
+    let cell = cells.get(key);
+    if (cell === undefined) {
+      cell = {
+        service: event.service,
+        model_id: event.model_id,
+        tenant_id: event.tenant_id,
+        name: event.name,
+        acc: scoreRollup.create(),
+      };
+      cells.set(key, cell);
+    }
+    scoreRollup.add(cell.acc, event.value);
+  }
+
+  private windowAt(windowStart: number): OpenWindow {
+    let window = this.openWindows.get(windowStart);
+    if (window === undefined) {
+      window = { rollups: new Map(), scores: new Map() };
+      this.openWindows.set(windowStart, window);
+    }
+    return window;
+  }
+
+  private advanceTo(eventTime: number): void {
+    const previousMinute = windowStartOf(this.maxAcceptedEventTime);
+    this.maxAcceptedEventTime = eventTime;
+    if (windowStartOf(eventTime) !== previousMinute) this.dedupe.forgetBefore(eventTime);
+    // A window [s, e) closes as soon as W >= e.
+    const closeThrough = windowStartOf(this.watermark);
+    if (closeThrough > this.closedThrough) this.closeWindowsThrough(closeThrough);
+  }
+
+  private closeWindowsThrough(end: number): void {
+    this.closedThrough = end;
+    const closing = [...this.openWindows.keys()]
+      .filter((start) => start + WINDOW_MS <= end)
+      .sort((a, b) => a - b);
+    for (const windowStart of closing) {
+      const window = this.openWindows.get(windowStart) as OpenWindow;
+      this.openWindows.delete(windowStart);
+      this.options.output.windowClosed(this.results(windowStart, window));
+    }
+  }
+
+  private results(windowStart: number, window: OpenWindow): ClosedWindow {
+    const { detector } = this.options;
+    const windowEnd = windowStart + WINDOW_MS;
+    const rollups: LakeRow[] = [];
+    const scoreRollups: LakeRow[] = [];
+    const anomalies: LakeRow[] = [];
+    for (const [key, cell] of window.rollups) {
+      const metrics = rollup.result(cell.acc);
+      const keyColumns = {
+        service: cell.service,
+        provider: cell.provider,
+        model_id: cell.model_id,
+        tenant_id: cell.tenant_id,
+      };
+      rollups.push({ window_start: windowStart, window_end: windowEnd, ...keyColumns, ...metrics });
+      const findings = detector.judgeRollup(key, {
+        requests: metrics.requests,
+        errors: metrics.errors,
+        inputTokens: metrics.input_tokens,
+        outputTokens: metrics.output_tokens,
+        costUsd: metrics.cost_usd,
+        latencyP95Ms: metrics.latency_ms_p95,
+      });
+      for (const finding of findings) anomalies.push(anomalyRow(windowStart, keyColumns, null, finding));
+    }
+    for (const [key, cell] of window.scores) {
+      const metrics = scoreRollup.result(cell.acc);
+      const keyColumns = { service: cell.service, model_id: cell.model_id, tenant_id: cell.tenant_id };
+      scoreRollups.push({
+        window_start: windowStart,
+        window_end: windowEnd,
+        ...keyColumns,
+        name: cell.name,
+        ...metrics,
+      });
+      const findings = detector.judgeScore(
+        key,
+        { count: metrics.count, mean: metrics.avg },
+        scorePolarity(cell.name),
+      );
+      for (const finding of findings) {
+        anomalies.push(anomalyRow(windowStart, { ...keyColumns, provider: null }, cell.name, finding));
+      }
+    }
+    return { windowStart, rollups, scoreRollups, anomalies };
+  }
+
+  private deadLetter(
+    offset: number,
+    reason: 'invalid' | 'late',
+    error: string,
+    record: SourceRecord,
+    now: number,
+  ): void {
+    const payload = record.format === 'json' ? record.text : JSON.stringify(record.record);
+    this.options.output.deadLetter(offset, { received_at: now, reason, error, payload });
+  }
+}
+
+function anomalyRow(
+  windowStart: number,
+  key: { service: string; provider: string | null; model_id: string; tenant_id: string | null },
+  scoreName: string | null,
+  finding: AnomalyFinding,
+): LakeRow {
+  return {
+    window_start: windowStart,
+    service: key.service,
+    provider: key.provider,
+    model_id: key.model_id,
+    tenant_id: key.tenant_id,
+    kind: finding.kind,
+    score_name: scoreName,
+    observed: finding.observed,
+    baseline: finding.baseline,
+    score: finding.score,
+    severity: finding.severity,
+  };
+}

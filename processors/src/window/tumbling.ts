@@ -1,0 +1,9 @@
+/** Tumbling event-time windows of 60 s aligned to the epoch (CONTRACT.md §2). */
+export const WINDOW_MS = 60_000;
+
+export const windowStartOf = (eventTime: number): number => Math.floor(eventTime / WINDOW_MS) * WINDOW_MS;
+
+const HOUR_MS = 3_600_000;
+
+/** Start of the UTC hour holding `time` (the lake's `hour=` partition). */
+export const hourStartOf = (time: number): number => Math.floor(time / HOUR_MS) * HOUR_MS;
