@@ -1,0 +1,13 @@
+export { LakeRowError, LakeStoreError, LakeUsageError } from './lake/errors.js';
+export { LakeSink, type LakeSinkOptions, type LakeSinkStats } from './lake/lake-sink.js';
+export {
+  assertOrdinal,
+  assertSafeSourceId,
+  dataFileName,
+  HOUR_MS,
+  hourStart,
+  partitionPath,
+} from './lake/layout.js';
+export { LocalLakeStore } from './lake/local-store.js';
+export { encodeParquet, validateLakeRows } from './lake/parquet.js';
+export type { LakeStore } from './lake/store.js';

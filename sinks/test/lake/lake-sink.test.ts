@@ -1,0 +1,339 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LakeRowError, LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
+import { LakeSink, type LakeSinkOptions } from '../../src/lake/lake-sink.js';
+import { LocalLakeStore } from '../../src/lake/local-store.js';
+import type { LakeStore } from '../../src/lake/store.js';
+import { type LakeReader, openLakeReader, sqlString } from '../support/duckdb.js';
+import { sampleRow } from '../support/rows.js';
+
+const H0 = Date.UTC(2025, 2, 14, 23, 0, 0);
+const H1 = H0 + 3_600_000;
+const H2 = H1 + 3_600_000;
+
+let reader: LakeReader;
+let dir: string;
+
+beforeAll(async () => {
+  reader = await openLakeReader();
+});
+
+afterAll(() => reader.close());
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'sinks-lake-'));
+  return () => rm(dir, { recursive: true, force: true });
+});
+
+function invocation(eventTime: number, id: number): LakeRow {
+  return sampleRow(LAKE_TABLES.invocations, id, { event_id: `e-${id}`, event_time: eventTime });
+}
+
+function rollup(windowStart: number, key: number): LakeRow {
+  return sampleRow(LAKE_TABLES.rollups_1m, key, {
+    window_start: windowStart,
+    window_end: windowStart + 60_000,
+  });
+}
+
+function deadLetter(receivedAt: number, id: number): LakeRow {
+  return sampleRow(LAKE_TABLES.dead_letters, id, { received_at: receivedAt });
+}
+
+function sink(options: Partial<LakeSinkOptions> = {}, root = dir): LakeSink {
+  return new LakeSink({ store: new LocalLakeStore(root), sourceId: 'src', ...options });
+}
+
+/** Every file under root, relative, sorted (temporary files included, so leftovers show up). */
+async function listFiles(root = dir): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
+    .sort();
+}
+
+async function countRows(table: LakeTableName, root = dir): Promise<number> {
+  const glob = sqlString(path.join(root, table, '**', '*.parquet'));
+  const [row] = await reader.query(`SELECT count(*)::DOUBLE AS n FROM read_parquet(${glob})`);
+  return row?.n as number;
+}
+
+async function fileRowCounts(root = dir): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const file of await listFiles(root)) {
+    const [row] = await reader.query(
+      `SELECT count(*)::DOUBLE AS n FROM read_parquet(${sqlString(path.join(root, file))})`,
+    );
+    counts[file] = row?.n as number;
+  }
+  return counts;
+}
+
+/** A mixed run: raw rows over three hours (one late), rollups, dead letters, with each kind of flush. */
+async function replayScenario(lake: LakeSink): Promise<void> {
+  for (let offset = 0; offset < 30; offset++) {
+    lake.append('invocations', offset, [invocation(H0 + offset * 200_000, offset)]);
+    if (offset % 10 === 9) lake.append('dead_letters', offset, [deadLetter(H0 + offset * 200_000, offset)]);
+    await lake.flushReady();
+  }
+  lake.append('rollups_1m', H0, [rollup(H0, 1), rollup(H0, 2)]);
+  lake.append('rollups_1m', H1 - 60_000, [rollup(H1 - 60_000, 1)]);
+  await lake.flushPartitionsBefore(H1);
+  lake.append('invocations', 30, [invocation(H0 + 5, 30), invocation(H2 + 5, 31)]);
+  await lake.flush();
+}
+
+describe('LakeSink', () => {
+  it('writes each table and UTC hour to its partition, named by source and ordinal range', async () => {
+    const lake = sink({ deadLetterSourceId: 'run-7' });
+    await replayScenario(lake);
+    expect(await listFiles()).toEqual([
+      'dead_letters/dt=2025-03-14/hour=23/run-7-9-9.parquet',
+      'dead_letters/dt=2025-03-15/hour=00/run-7-19-29.parquet',
+      'invocations/dt=2025-03-14/hour=23/src-0-17.parquet',
+      'invocations/dt=2025-03-14/hour=23/src-30-30.parquet',
+      'invocations/dt=2025-03-15/hour=00/src-18-29.parquet',
+      'invocations/dt=2025-03-15/hour=01/src-30-30.parquet',
+      'rollups_1m/dt=2025-03-14/hour=23/src-1741993200000-1741996740000.parquet',
+    ]);
+    expect(await countRows('invocations')).toBe(32);
+    expect(await countRows('rollups_1m')).toBe(3);
+    expect(await countRows('dead_letters')).toBe(3);
+    expect(lake.stats()).toEqual({
+      filesWritten: 7,
+      rowsWritten: {
+        invocations: 32,
+        scores: 0,
+        rollups_1m: 3,
+        score_rollups_1m: 0,
+        anomalies: 0,
+        dead_letters: 3,
+      },
+      bufferedRows: 0,
+    });
+  });
+
+  it('writes the same files with the same bytes for the same appends', async () => {
+    const other = await mkdtemp(path.join(tmpdir(), 'sinks-lake-'));
+    try {
+      await replayScenario(sink());
+      await replayScenario(sink({}, other));
+      const files = await listFiles();
+      expect(await listFiles(other)).toEqual(files);
+      for (const file of files) {
+        expect(await readFile(path.join(other, file)), file).toEqual(await readFile(path.join(dir, file)));
+      }
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('replaces its files when the same input is replayed into the same lake', async () => {
+    await replayScenario(sink());
+    const files = await listFiles();
+    await replayScenario(sink());
+    expect(await listFiles()).toEqual(files);
+    expect(await countRows('invocations')).toBe(32);
+    expect(await countRows('rollups_1m')).toBe(3);
+  });
+
+  it('leaves no temporary file behind', async () => {
+    await replayScenario(sink());
+    expect((await listFiles()).filter((f) => path.basename(f).startsWith('.'))).toEqual([]);
+  });
+
+  describe('flushReady', () => {
+    it('cuts full files at ordinal boundaries and keeps the latest ordinal buffered', async () => {
+      const lake = sink({ maxRowsPerFile: 7 });
+      for (let ordinal = 0; ordinal < 10; ordinal++) {
+        lake.append(
+          'invocations',
+          ordinal,
+          [0, 1, 2].map((k) => invocation(H0, ordinal * 3 + k)),
+        );
+      }
+      await lake.flushReady();
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-0-1.parquet': 6,
+        'invocations/dt=2025-03-14/hour=23/src-2-3.parquet': 6,
+        'invocations/dt=2025-03-14/hour=23/src-4-5.parquet': 6,
+        'invocations/dt=2025-03-14/hour=23/src-6-7.parquet': 6,
+      });
+      expect(lake.stats().bufferedRows).toBe(6);
+    });
+
+    it('never splits one ordinal, even across appends or beyond maxRowsPerFile', async () => {
+      const lake = sink({ maxRowsPerFile: 2 });
+      for (let k = 0; k < 3; k++) lake.append('invocations', 5, [invocation(H0, k)]);
+      lake.append(
+        'invocations',
+        6,
+        [3, 4, 5, 6, 7].map((k) => invocation(H0, k)),
+      );
+      lake.append('invocations', 7, [invocation(H0, 8)]);
+      await lake.flushReady();
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-5-5.parquet': 3,
+        'invocations/dt=2025-03-14/hour=23/src-6-6.parquet': 5,
+      });
+    });
+
+    it('writes the largest buffers until the buffered rows fit maxBufferedRows', async () => {
+      const lake = sink({ maxBufferedRows: 10 });
+      const hours = [H0, H0, H1, H0, H2, H1, H0, H0, H1, H0, H0, H2, H0, H1, H0, H1];
+      for (const [offset, hour] of hours.entries())
+        lake.append('invocations', offset, [invocation(hour, offset)]);
+      await lake.flushReady();
+      expect(await fileRowCounts()).toEqual({ 'invocations/dt=2025-03-14/hour=23/src-0-14.parquet': 9 });
+      expect(lake.stats().bufferedRows).toBe(7);
+    });
+
+    it('keeps memory bounded over a long input and loses no row', async () => {
+      const lake = sink({ maxBufferedRows: 50, maxRowsPerFile: 40 });
+      let maxBuffered = 0;
+      for (let offset = 0; offset < 1_000; offset++) {
+        lake.append('invocations', offset, [invocation(H0 + ((offset * 7919) % 3) * 3_600_000, offset)]);
+        await lake.flushReady();
+        maxBuffered = Math.max(maxBuffered, lake.stats().bufferedRows);
+      }
+      expect(maxBuffered).toBeLessThanOrEqual(50);
+      await lake.flush();
+      expect(await countRows('invocations')).toBe(1_000);
+      const [ids] = await reader.query(
+        `SELECT count(DISTINCT event_id)::DOUBLE AS n FROM read_parquet(${sqlString(`${dir}/invocations/**/*.parquet`)})`,
+      );
+      expect(ids).toEqual({ n: 1_000 });
+    });
+  });
+
+  describe('flushPartitionsBefore', () => {
+    it('writes exactly the partitions whose hour ended at or before the time', async () => {
+      const lake = sink();
+      lake.append('invocations', 0, [invocation(H0 + 1, 0), invocation(H1 - 1, 1)]);
+      lake.append('invocations', 1, [invocation(H1, 2)]);
+      await lake.flushPartitionsBefore(H1 - 1);
+      expect(await listFiles()).toEqual([]);
+      await lake.flushPartitionsBefore(H1);
+      expect(await fileRowCounts()).toEqual({ 'invocations/dt=2025-03-14/hour=23/src-0-0.parquet': 2 });
+      expect(lake.stats().bufferedRows).toBe(1);
+    });
+
+    it('puts late rows of a written partition into a new file', async () => {
+      const lake = sink();
+      lake.append('invocations', 0, [invocation(H0, 0)]);
+      lake.append('invocations', 1, [invocation(H1, 1)]);
+      await lake.flushPartitionsBefore(H1);
+      lake.append('invocations', 2, [invocation(H0 + 10, 2)]);
+      await lake.flush();
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-0-0.parquet': 1,
+        'invocations/dt=2025-03-14/hour=23/src-2-2.parquet': 1,
+        'invocations/dt=2025-03-15/hour=00/src-1-1.parquet': 1,
+      });
+    });
+
+    it('refuses more rows of an ordinal in a partition it already wrote, which would overwrite that file', async () => {
+      const lake = sink();
+      lake.append('invocations', 4, [invocation(H0, 0)]);
+      await lake.flushPartitionsBefore(H1);
+      expect(() => lake.append('invocations', 4, [invocation(H0 + 1, 1)])).toThrow(
+        /partition invocations\/dt=2025-03-14\/hour=23: ordinal 4 was already written/,
+      );
+      lake.append('invocations', 4, [invocation(H1, 2)]);
+      lake.append('invocations', 5, [invocation(H0 + 2, 3)]);
+      await lake.flush();
+      expect(await countRows('invocations')).toBe(3);
+    });
+  });
+
+  describe('append', () => {
+    it('rejects a decreasing ordinal of a table but not of another table', () => {
+      const lake = sink();
+      lake.append('invocations', 10, [invocation(H0, 0)]);
+      expect(() => lake.append('invocations', 9, [invocation(H0, 1)])).toThrow(
+        /lake table invocations: ordinal 9 after 10; ordinals must be non-decreasing per table/,
+      );
+      expect(() => lake.append('dead_letters', 3, [deadLetter(H0, 1)])).not.toThrow();
+    });
+
+    it('rejects an invalid row without buffering any row of the append', () => {
+      const lake = sink();
+      const bad = { ...invocation(H0, 1), status: null };
+      expect(() => lake.append('invocations', 0, [invocation(H1, 0), bad])).toThrow(LakeRowError);
+      expect(lake.stats().bufferedRows).toBe(0);
+    });
+
+    it.each([-1, 0.5, Number.NaN])('rejects ordinal %d', (ordinal) => {
+      expect(() => sink().append('invocations', ordinal, [])).toThrow(LakeUsageError);
+    });
+  });
+
+  it.each<[Partial<LakeSinkOptions>, RegExp]>([
+    [{ sourceId: '../x' }, /source id "..\/x"/],
+    [{ deadLetterSourceId: 'a b' }, /source id "a b"/],
+    [{ maxRowsPerFile: 0 }, /maxRowsPerFile must be a positive integer, got 0/],
+    [{ maxBufferedRows: 1.5 }, /maxBufferedRows must be a positive integer, got 1.5/],
+  ])('rejects options %j', (options, message) => {
+    expect(() => sink(options)).toThrow(message);
+  });
+
+  describe('when the store fails', () => {
+    /** The real local store, made to fail chosen writes. */
+    class FailingStore implements LakeStore {
+      readonly inner: LocalLakeStore;
+      failures: number;
+
+      constructor(root: string, failures: number) {
+        this.inner = new LocalLakeStore(root);
+        this.failures = failures;
+      }
+
+      async put(relativePath: string, bytes: Uint8Array): Promise<void> {
+        if (this.failures > 0) {
+          this.failures--;
+          throw new LakeStoreError(relativePath, 'injected write failure', true);
+        }
+        await this.inner.put(relativePath, bytes);
+      }
+
+      describe(): string {
+        return this.inner.describe();
+      }
+    }
+
+    it('keeps the rows and writes the same file on the next flush', async () => {
+      const store = new FailingStore(dir, 1);
+      const lake = new LakeSink({ store, sourceId: 'src' });
+      lake.append('invocations', 0, [invocation(H0, 0), invocation(H0 + 1, 1)]);
+      await expect(lake.flush()).rejects.toThrow(/injected write failure \(retriable\)/);
+      expect(lake.stats()).toMatchObject({ filesWritten: 0, bufferedRows: 2 });
+      expect(await listFiles()).toEqual([]);
+
+      lake.append('invocations', 1, [invocation(H0 + 2, 2)]);
+      await lake.flush();
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-0-0.parquet': 2,
+        'invocations/dt=2025-03-14/hour=23/src-1-1.parquet': 1,
+      });
+      expect(lake.stats()).toMatchObject({ filesWritten: 2, bufferedRows: 0 });
+    });
+
+    it('stops at the first failure and keeps every unwritten file', async () => {
+      const store = new FailingStore(dir, 1);
+      const lake = new LakeSink({ store, sourceId: 'src' });
+      for (let hour = 0; hour < 12; hour++)
+        lake.append('invocations', hour, [invocation(H0 + hour * 3_600_000, hour)]);
+      await expect(lake.flush()).rejects.toThrow(LakeStoreError);
+      const written = lake.stats().filesWritten;
+      expect(written).toBeLessThan(12);
+      expect(lake.stats().bufferedRows).toBe(12 - written);
+      await lake.flush();
+      expect(lake.stats()).toMatchObject({ filesWritten: 12, bufferedRows: 0 });
+      expect(await countRows('invocations')).toBe(12);
+    });
+  });
+});

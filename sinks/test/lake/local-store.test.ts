@@ -1,0 +1,83 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
+import { LocalLakeStore } from '../../src/lake/local-store.js';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'sinks-store-'));
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('LocalLakeStore.put', () => {
+  it('creates the partition directories and leaves only the final file', async () => {
+    const store = new LocalLakeStore(path.join(dir, 'lake'));
+    await store.put('invocations/dt=2025-01-01/hour=00/src-1-2.parquet', bytes('one'));
+    const partition = path.join(dir, 'lake/invocations/dt=2025-01-01/hour=00');
+    expect(await readdir(partition)).toEqual(['src-1-2.parquet']);
+    expect(await readFile(path.join(partition, 'src-1-2.parquet'), 'utf8')).toBe('one');
+  });
+
+  it('replaces an existing file', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/a.parquet', bytes('first version'));
+    await store.put('t/a.parquet', bytes('v2'));
+    expect(await readFile(path.join(dir, 't/a.parquet'), 'utf8')).toBe('v2');
+    expect(await readdir(path.join(dir, 't'))).toEqual(['a.parquet']);
+  });
+
+  it('says which path failed and that it is not retriable', async () => {
+    const store = new LocalLakeStore(dir);
+    await writeFile(path.join(dir, 'blocker'), 'a file where a directory should be');
+    const target = path.join(dir, 'blocker/x.parquet');
+    const error = await store.put('blocker/x.parquet', bytes('x')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakeStoreError);
+    expect((error as LakeStoreError).path).toBe(target);
+    expect((error as LakeStoreError).message).toContain(`writing lake file ${target} failed`);
+    expect((error as LakeStoreError).message).toMatch(/(EEXIST|ENOTDIR).*\(not retriable\)$/);
+  });
+
+  it('removes the temporary file when the rename fails', async () => {
+    const store = new LocalLakeStore(dir);
+    // A non-empty directory at the final name makes the rename fail after the temporary file is written.
+    await store.put('t/a.parquet/inner', bytes('x'));
+    await expect(store.put('t/a.parquet', bytes('y'))).rejects.toThrow(LakeStoreError);
+    expect(await readdir(path.join(dir, 't'))).toEqual(['a.parquet']);
+  });
+
+  it.each(['/abs/a.parquet', '../a.parquet', 't/../../a.parquet', 't//a.parquet', './a.parquet', 't/', '.'])(
+    'rejects the path %j',
+    async (relativePath) => {
+      await expect(new LocalLakeStore(dir).put(relativePath, bytes('x'))).rejects.toThrow(LakeUsageError);
+    },
+  );
+});
+
+describe('LocalLakeStore.ensureWritable', () => {
+  it('creates a missing root and leaves nothing in it', async () => {
+    const store = new LocalLakeStore(path.join(dir, 'new/lake'));
+    await store.ensureWritable();
+    expect(await readdir(path.join(dir, 'new/lake'))).toEqual([]);
+  });
+
+  it('fails with a one-line reason when the root cannot be created', async () => {
+    await writeFile(path.join(dir, 'file'), '');
+    const root = path.join(dir, 'file/lake');
+    const error = await new LocalLakeStore(root).ensureWritable().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakeStoreError);
+    expect((error as Error).message).toMatch(new RegExp(`^lake directory ${root} is not writable: ENOTDIR`));
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  it('describes itself by its absolute root', () => {
+    expect(new LocalLakeStore('relative/lake').describe()).toBe(path.resolve('relative/lake'));
+  });
+});
