@@ -1,15 +1,22 @@
-import { calcPrice, type ModelPrice } from '@pydantic/genai-prices';
+import {
+  calcPrice,
+  type ModelPrice,
+  type PriceCalculation,
+  type PriceCalculationResult,
+  type Usage,
+} from '@pydantic/genai-prices';
 import { costAtPrices, type TokenUsage } from './token-usage.js';
 
 /**
  * The built-in price catalog: `@pydantic/genai-prices` (pinned by the lock file), tiers included.
  *
  * A full `calcPrice` costs ~20 µs (it matches the model id against every provider's patterns), too
- * much per event. So each (provider, model) is resolved once: models whose prices for our four usage
- * keys are flat numbers are priced here with the same formula; tiered or date-conditional models go
- * through `calcPrice` on every call so the library's tier rules stay the only ones.
+ * much per event. So each (provider, model) is resolved once. A model whose prices are flat (no tiers,
+ * no date- or time-conditional prices) is linear in each token count, so its per-token rates are read
+ * by asking the library for one million tokens of each kind: the library's own rules (such as a missing
+ * cache price falling back to the input price) carry over unchanged. Tiered or conditional models go
+ * through `calcPrice` on every call.
  */
-
 /** OTel `gen_ai.provider.name` values whose genai-prices provider id differs. */
 const CATALOG_PROVIDER_IDS: Record<string, string> = {
   'aws.bedrock': 'aws',
@@ -23,21 +30,11 @@ const CATALOG_PROVIDER_IDS: Record<string, string> = {
 };
 
 type Resolution =
-  | {
-      kind: 'flat';
-      providerId: string | undefined;
-      input: number;
-      output: number;
-      cacheRead: number | undefined;
-      cacheWrite: number | undefined;
-      perRequest: number;
-    }
+  | { kind: 'flat'; perRequest: number; input: number; output: number; cacheRead: number; cacheWrite: number }
   | { kind: 'library'; providerId: string | undefined }
   | { kind: 'unknown' };
 
-const PRICE_KEYS = ['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok'] as const;
-
-function libraryUsage(usage: TokenUsage) {
+function libraryUsage(usage: TokenUsage): Usage {
   return {
     input_tokens: usage.input_tokens,
     output_tokens: usage.output_tokens,
@@ -46,21 +43,17 @@ function libraryUsage(usage: TokenUsage) {
   };
 }
 
-function libraryCost(
-  usage: TokenUsage,
+function libraryPrice(
+  usage: Usage,
   modelId: string,
   providerId: string | undefined,
   eventTime: number,
-): number | undefined {
-  const options = { timestamp: new Date(eventTime), ...(providerId ? { providerId } : {}) };
-  return calcPrice(libraryUsage(usage), modelId, options)?.total_price;
+): PriceCalculationResult {
+  return calcPrice(usage, modelId, { timestamp: new Date(eventTime), ...(providerId ? { providerId } : {}) });
 }
 
-function flatOrUndefined(price: ModelPrice, key: (typeof PRICE_KEYS)[number]): number | undefined | 'tiered' {
-  const value = price[key];
-  if (value === undefined || typeof value === 'number') return value;
-  return 'tiered';
-}
+const isFlat = (price: ModelPrice): boolean =>
+  Object.values(price).every((value) => typeof value !== 'object');
 
 export class PriceCatalog {
   private readonly resolutions = new Map<string, Resolution>();
@@ -74,24 +67,19 @@ export class PriceCatalog {
     switch (resolution.kind) {
       case 'unknown':
         return undefined;
-      case 'flat': {
-        // A cache price the model lacks matters only when the call used that cache: the library's own rule then applies.
-        const needsLibrary =
-          (resolution.cacheRead === undefined && usage.cache_read_input_tokens > 0) ||
-          (resolution.cacheWrite === undefined && usage.cache_write_input_tokens > 0);
-        if (needsLibrary) return libraryCost(usage, modelId, resolution.providerId, eventTime);
+      case 'flat':
         return (
+          resolution.perRequest +
           costAtPrices(
             usage,
             resolution.input,
             resolution.output,
-            resolution.cacheRead ?? 0,
-            resolution.cacheWrite ?? 0,
-          ) + resolution.perRequest
+            resolution.cacheRead,
+            resolution.cacheWrite,
+          )
         );
-      }
       case 'library':
-        return libraryCost(usage, modelId, resolution.providerId, eventTime);
+        return libraryPrice(libraryUsage(usage), modelId, resolution.providerId, eventTime)?.total_price;
     }
   }
 
@@ -107,29 +95,28 @@ export class PriceCatalog {
   }
 }
 
+const MTOK = 1e6;
+
 function resolveModel(provider: string, modelId: string, eventTime: number): Resolution {
-  const probe = { input_tokens: 1, output_tokens: 1 };
-  const timestamp = new Date(eventTime);
   const mappedId = CATALOG_PROVIDER_IDS[provider] ?? provider;
   let providerId: string | undefined = mappedId;
-  let found = calcPrice(probe, modelId, { providerId: mappedId, timestamp });
+  let found = libraryPrice({}, modelId, providerId, eventTime);
   if (found === null) {
     providerId = undefined;
-    found = calcPrice(probe, modelId, { timestamp });
+    found = libraryPrice({}, modelId, providerId, eventTime);
   }
   if (found === null) return { kind: 'unknown' };
-  if (Array.isArray(found.model.prices)) return { kind: 'library', providerId };
-  const price = found.model_price;
-  const [input, output, cacheRead, cacheWrite] = PRICE_KEYS.map((key) => flatOrUndefined(price, key));
-  const perRequest = price.requests_kcount ?? 0;
-  if (
-    typeof input !== 'number' ||
-    typeof output !== 'number' ||
-    cacheRead === 'tiered' ||
-    cacheWrite === 'tiered' ||
-    typeof perRequest !== 'number'
-  ) {
-    return { kind: 'library', providerId };
-  }
-  return { kind: 'flat', providerId, input, output, cacheRead, cacheWrite, perRequest: perRequest / 1000 };
+  if (Array.isArray(found.model.prices) || !isFlat(found.model_price)) return { kind: 'library', providerId };
+  const perRequest = found.total_price;
+  const rate = (usage: Usage) =>
+    (libraryPrice(usage, modelId, providerId, eventTime) as PriceCalculation).total_price - perRequest;
+  return {
+    kind: 'flat',
+    perRequest,
+    input: rate({ input_tokens: MTOK }),
+    output: rate({ output_tokens: MTOK }),
+    // The whole input read from (written to) the cache: what one million such tokens cost.
+    cacheRead: rate({ input_tokens: MTOK, cache_read_tokens: MTOK }),
+    cacheWrite: rate({ input_tokens: MTOK, cache_write_tokens: MTOK }),
+  };
 }
