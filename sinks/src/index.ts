@@ -1,3 +1,4 @@
+export { EncoderWorkerError, inlineEncoder, type ParquetEncoder, WorkerPoolEncoder } from './lake/encoder.js';
 export { LakeRowError, LakeStoreError, LakeUsageError } from './lake/errors.js';
 export { LakeSink, type LakeSinkOptions, type LakeSinkStats } from './lake/lake-sink.js';
 export {
@@ -9,5 +10,12 @@ export {
   partitionPath,
 } from './lake/layout.js';
 export { LocalLakeStore } from './lake/local-store.js';
-export { encodeParquet, validateLakeRows } from './lake/parquet.js';
+export {
+  type EncodedBatch,
+  type EncodedColumn,
+  encodeColumns,
+  encodeParquet,
+  validateLakeRows,
+  writeParquetFile,
+} from './lake/parquet.js';
 export type { LakeStore } from './lake/store.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LakeSink, LocalLakeStore } from '@genai-pipeline/sinks';
+import { LakeSink, LocalLakeStore, WorkerPoolEncoder } from '@genai-pipeline/sinks';
 import { AnomalyDetector } from '../anomaly/detector.js';
 import { lakeOutput } from '../output/lake-output.js';
 import { loadPriceOverrides, type PriceOverrides } from '../pricing/override-file.js';
@@ -9,6 +9,14 @@ import { hourStartOf } from '../window/tumbling.js';
 import { inputFile, readInputs } from './input-files.js';
 import { replaySourceId } from './source-id.js';
 import { commitStaging, discardStaging, stagingDir } from './staging.js';
+
+/**
+ * Memory bounds of a replay's lake buffers (row objects cost ~1 KB each until encoded): rows per
+ * file, rows buffered across partitions, and rows handed to the encoders before reading waits.
+ */
+const REPLAY_MAX_ROWS_PER_FILE = Number(process.env.GP_ROWS_PER_FILE ?? 100_000);
+const REPLAY_MAX_BUFFERED_ROWS = Number(process.env.GP_BUFFERED ?? 200_000);
+const REPLAY_MAX_PENDING_ROWS = Number(process.env.GP_PENDING ?? 100_000);
 
 export interface ReplayOptions {
   inputs: readonly string[];
@@ -36,7 +44,13 @@ export async function replay(options: ReplayOptions): Promise<ProcessorCounters>
   const runId = randomUUID().slice(0, 8);
   await new LocalLakeStore(options.lake).ensureWritable();
   const staging = stagingDir(options.lake, runId);
+  // Parquet encoding runs on the other cores while this thread processes events.
+  const encoder = new WorkerPoolEncoder();
   const sink = new LakeSink({
+    encoder,
+    maxRowsPerFile: REPLAY_MAX_ROWS_PER_FILE,
+    maxBufferedRows: REPLAY_MAX_BUFFERED_ROWS,
+    maxPendingRows: REPLAY_MAX_PENDING_ROWS,
     store: new LocalLakeStore(staging),
     sourceId: `replay-${sourceId}`,
     // Dead letters are a per-run audit log (CONTRACT.md §4), so their files carry the run.
@@ -62,6 +76,8 @@ export async function replay(options: ReplayOptions): Promise<ProcessorCounters>
   } catch (error) {
     await discardStaging(staging);
     throw error;
+  } finally {
+    await encoder.close();
   }
   return processor.counters;
 }

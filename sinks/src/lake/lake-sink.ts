@@ -1,4 +1,5 @@
 import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
+import { inlineEncoder, type ParquetEncoder } from './encoder.js';
 import { LakeUsageError } from './errors.js';
 import {
   assertOrdinal,
@@ -8,7 +9,7 @@ import {
   hourStart,
   partitionPath,
 } from './layout.js';
-import { encodeParquet, validateLakeRows } from './parquet.js';
+import { validateLakeRows } from './parquet.js';
 import type { LakeStore } from './store.js';
 
 export interface LakeSinkOptions {
@@ -21,6 +22,14 @@ export interface LakeSinkOptions {
   maxRowsPerFile?: number;
   /** Rows buffered across all partitions before flushReady writes the largest buffers. Default 500,000. */
   maxBufferedRows?: number;
+  /**
+   * Rows cut into files but not yet written up to which flushReady and flushPartitionsBefore return at
+   * once while the files are encoded and stored in the background; above it they wait for the writes
+   * (backpressure). Default 0: they always wait.
+   */
+  maxPendingRows?: number;
+  /** Default: encoding on the calling thread. */
+  encoder?: ParquetEncoder;
 }
 
 export interface LakeSinkStats {
@@ -79,6 +88,10 @@ export class LakeSink {
   private readonly deadLetterSourceId: string;
   private readonly maxRowsPerFile: number;
   private readonly maxBufferedRows: number;
+  private readonly maxPendingRows: number;
+  private readonly encoder: ParquetEncoder;
+  /** A write that failed in the background, reported by the next call. */
+  private backgroundFailure: { error: unknown } | undefined;
   private readonly buffers = new Map<string, PartitionBuffer>();
   private readonly tables = new Map<LakeTableName, TableState>();
   private readonly pending: PendingFile[] = [];
@@ -100,6 +113,9 @@ export class LakeSink {
     this.deadLetterSourceId = opts.deadLetterSourceId ?? opts.sourceId;
     this.maxRowsPerFile = positiveInteger(opts.maxRowsPerFile, 250_000, 'maxRowsPerFile');
     this.maxBufferedRows = positiveInteger(opts.maxBufferedRows, 500_000, 'maxBufferedRows');
+    this.maxPendingRows =
+      opts.maxPendingRows === undefined ? 0 : positiveInteger(opts.maxPendingRows, 0, 'maxPendingRows');
+    this.encoder = opts.encoder ?? inlineEncoder;
   }
 
   /**
@@ -121,6 +137,14 @@ export class LakeSink {
       );
     }
     validateLakeRows(spec, rows);
+    if (rows.length === 1) {
+      // One row (every raw event): no grouping by hour needed.
+      const row = rows[0] as LakeRow;
+      const hour = hourStart(row[spec.partitionBy] as number);
+      this.openOrdinal(state, table, ordinal, [hour]);
+      this.bufferRows(table, hour, ordinal, [row]);
+      return;
+    }
     const byHour = new Map<number, LakeRow[]>();
     for (const row of rows) {
       const hour = hourStart(row[spec.partitionBy] as number);
@@ -128,20 +152,30 @@ export class LakeSink {
       if (group === undefined) byHour.set(hour, [row]);
       else group.push(row);
     }
-    if (ordinal === state.latestOrdinal) {
-      for (const hour of byHour.keys()) {
-        if (state.partitionsCutAtLatest.has(hour)) {
-          throw new LakeUsageError(
-            `lake table ${table}, partition ${partitionPath(table, hour)}: ordinal ${ordinal} was already written ` +
-              'there by flushPartitionsBefore/flush; append all rows of an ordinal before flushing its partition',
-          );
-        }
-      }
-    } else {
+    this.openOrdinal(state, table, ordinal, byHour.keys());
+    for (const [hour, group] of byHour) this.bufferRows(table, hour, ordinal, group);
+  }
+
+  /** Makes `ordinal` the table's latest; throws, before anything is buffered, if a partition already closed it. */
+  private openOrdinal(
+    state: TableState,
+    table: LakeTableName,
+    ordinal: number,
+    hours: Iterable<number>,
+  ): void {
+    if (ordinal !== state.latestOrdinal) {
       state.latestOrdinal = ordinal;
       state.partitionsCutAtLatest.clear();
+      return;
     }
-    for (const [hour, group] of byHour) this.bufferRows(table, hour, ordinal, group);
+    for (const hour of hours) {
+      if (state.partitionsCutAtLatest.has(hour)) {
+        throw new LakeUsageError(
+          `lake table ${table}, partition ${partitionPath(table, hour)}: ordinal ${ordinal} was already written ` +
+            'there by flushPartitionsBefore/flush; append all rows of an ordinal before flushing its partition',
+        );
+      }
+    }
   }
 
   /**
@@ -166,7 +200,7 @@ export class LakeSink {
       if (largest === undefined) break;
       this.cutRuns(largest, this.closedRunCount(largest), false);
     }
-    await this.writeQueued();
+    await this.writeInBackground();
   }
 
   /**
@@ -177,13 +211,39 @@ export class LakeSink {
     for (const buffer of [...this.buffers.values()]) {
       if (buffer.hourStart + HOUR_MS <= timeMs) this.cutAll(buffer);
     }
+    await this.writeInBackground();
+  }
+
+  /** Writes everything buffered and waits until every file is stored (what a checkpoint needs). */
+  async flush(): Promise<void> {
+    this.throwBackgroundFailure();
+    for (const buffer of [...this.buffers.values()]) this.cutAll(buffer);
     await this.writeQueued();
   }
 
-  /** Writes everything buffered. */
-  async flush(): Promise<void> {
-    for (const buffer of [...this.buffers.values()]) this.cutAll(buffer);
-    await this.writeQueued();
+  /**
+   * Starts writing queued files and returns at once, unless the rows waiting to be written exceed
+   * maxPendingRows: then it waits for the writes (backpressure). A write that fails in the background
+   * is thrown by the next call; its file stays queued for a retry.
+   */
+  private async writeInBackground(): Promise<void> {
+    this.throwBackgroundFailure();
+    if (this.pending.length === 0) return;
+    const run = this.writeQueued();
+    if (this.pendingRows > this.maxPendingRows) {
+      await run;
+      return;
+    }
+    run.catch((error: unknown) => {
+      this.backgroundFailure ??= { error };
+    });
+  }
+
+  private throwBackgroundFailure(): void {
+    const failure = this.backgroundFailure;
+    if (failure === undefined) return;
+    this.backgroundFailure = undefined;
+    throw failure.error;
   }
 
   stats(): LakeSinkStats {
@@ -298,7 +358,7 @@ export class LakeSink {
       while (failure === undefined && next < files.length) {
         const file = files[next++] as PendingFile;
         try {
-          await this.store.put(file.relativePath, encodeParquet(LAKE_TABLES[file.table], file.rows));
+          await this.store.put(file.relativePath, await this.encoder.encode(file.table, file.rows));
         } catch (error) {
           failure ??= { error };
           return;

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ParquetEncoder } from '../../src/lake/encoder.js';
 import { LakeRowError, LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
 import { LakeSink, type LakeSinkOptions } from '../../src/lake/lake-sink.js';
 import { LocalLakeStore } from '../../src/lake/local-store.js';
+import { encodeParquet } from '../../src/lake/parquet.js';
 import type { LakeStore } from '../../src/lake/store.js';
 import { type LakeReader, openLakeReader, sqlString } from '../support/duckdb.js';
 import { sampleRow } from '../support/rows.js';
@@ -334,6 +336,74 @@ describe('LakeSink', () => {
       await lake.flush();
       expect(lake.stats()).toMatchObject({ filesWritten: 12, bufferedRows: 0 });
       expect(await countRows('invocations')).toBe(12);
+    });
+  });
+
+  describe('with maxPendingRows (background writes)', () => {
+    /** An encoder whose files finish only when the test releases them. */
+    function gatedEncoder() {
+      const gates: (() => void)[] = [];
+      const encoder: ParquetEncoder = {
+        encode: (table, rows) =>
+          new Promise((resolve) => gates.push(() => resolve(encodeParquet(LAKE_TABLES[table], rows)))),
+        close: async () => undefined,
+      };
+      return {
+        encoder,
+        release: () => gates.splice(0).forEach((open) => open()),
+        waiting: () => gates.length,
+      };
+    }
+
+    it('returns while files are written, and flush waits for all of them', async () => {
+      const { encoder, release, waiting } = gatedEncoder();
+      const lake = sink({ maxRowsPerFile: 2, maxPendingRows: 100, encoder });
+      for (let i = 0; i < 5; i++) lake.append('invocations', i, [invocation(H0 + i, i)]);
+      await lake.flushReady();
+      expect(waiting()).toBeGreaterThan(0);
+      expect(await listFiles()).toEqual([]);
+      const flushed = lake.flush();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      release();
+      await flushed;
+      expect(await countRows('invocations')).toBe(5);
+      expect(lake.stats().bufferedRows).toBe(0);
+    });
+
+    it('waits for the writes once more rows than maxPendingRows are waiting (backpressure)', async () => {
+      const { encoder, release } = gatedEncoder();
+      const lake = sink({ maxRowsPerFile: 2, maxPendingRows: 1, encoder });
+      for (let i = 0; i < 5; i++) lake.append('invocations', i, [invocation(H0 + i, i)]);
+      let returned = false;
+      const ready = lake.flushReady().then(() => {
+        returned = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(returned).toBe(false);
+      release();
+      await ready;
+      expect(lake.stats().filesWritten).toBe(2);
+    });
+
+    it('reports a background failure on the next call and keeps the file for a retry', async () => {
+      let failures = 1;
+      const store: LakeStore = {
+        put: async (relativePath, bytes) => {
+          if (failures-- > 0) throw new LakeStoreError(relativePath, 'injected write failure', true);
+          await new LocalLakeStore(dir).put(relativePath, bytes);
+        },
+        describe: () => 'flaky',
+      };
+      const lake = new LakeSink({ store, sourceId: 'src', maxRowsPerFile: 1, maxPendingRows: 100 });
+      lake.append('invocations', 0, [invocation(H0, 0)]);
+      lake.append('invocations', 1, [invocation(H0 + 1, 1)]);
+      await lake.flushReady();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect(lake.flushReady()).rejects.toThrow(/injected write failure/);
+      await lake.flush();
+      expect(await countRows('invocations')).toBe(2);
     });
   });
 });
