@@ -1,5 +1,6 @@
 export * from './avro.js';
 export * from './avro-container.js';
+export * from './cloudwatch-metrics.js';
 export * from './codec.js';
 export * from './compat.js';
 export * from './crc64-avro.js';
