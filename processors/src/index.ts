@@ -3,7 +3,6 @@ export * from './pricing/index.js';
 export { type ReplayOptions, replay } from './replay/replay.js';
 export { DEDUPE_HORIZON_MS, DedupeIndex } from './window/dedupe-index.js';
 export {
-  type ClosedWindow,
   PartitionProcessor,
   type PartitionProcessorOptions,
   type ProcessorCounters,

@@ -19,3 +19,16 @@ export {
   writeParquetFile,
 } from './lake/parquet.js';
 export type { LakeStore } from './lake/store.js';
+export {
+  DEFAULT_RESILIENCE,
+  type ResilienceOptions,
+  type SinkHealth,
+  SinkResilience,
+} from './util/resilience.js';
+export { isRetriable, SinkRequestError } from './util/retriable.js';
+export type {
+  RollupDistributions,
+  WeightedDistribution,
+  WindowResults,
+  WindowSink,
+} from './window-results.js';

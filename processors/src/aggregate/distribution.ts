@@ -1,4 +1,5 @@
 import { DDSketch } from '@datadog/sketches-js';
+import type { WeightedDistribution } from '@genai-pipeline/sinks';
 import type { AggregateFunction } from './aggregate-function.js';
 import { addToSum, type CompensatedSum, createSum, mergeSums, sumValue } from './compensated-sum.js';
 
@@ -79,3 +80,25 @@ export const distribution: AggregateFunction<number, DistributionAcc, Distributi
     };
   },
 };
+
+/**
+ * The sketch as weighted values (each bucket's representative value, clamped to the exact extremes,
+ * with its count) for sinks that publish distributions, such as CloudWatch's Values/Counts.
+ */
+export function weightedDistribution(acc: DistributionAcc): WeightedDistribution {
+  const values: number[] = [];
+  const counts: number[] = [];
+  const { sketch } = acc;
+  if (sketch.zeroCount > 0) {
+    values.push(0);
+    counts.push(sketch.zeroCount);
+  }
+  const { store, mapping } = sketch;
+  for (let key = store.minKey; key <= store.maxKey && store.count > 0; key++) {
+    const count = store.bins[key - store.offset] ?? 0;
+    if (count === 0) continue;
+    values.push(Math.min(acc.max, Math.max(acc.min, mapping.value(key))));
+    counts.push(count);
+  }
+  return { count: acc.count, sum: sumValue(acc.sum), min: acc.min, max: acc.max, values, counts };
+}

@@ -6,6 +6,7 @@ export {
   distribution,
   quantile,
   SKETCH_RELATIVE_ACCURACY,
+  weightedDistribution,
 } from './distribution.js';
 export { type PricedInvocation, type RollupAcc, type RollupMetrics, rollup } from './rollup.js';
 export { type ScoreAcc, type ScoreMetrics, scoreRollup } from './score-rollup.js';

@@ -8,6 +8,8 @@ import {
   type ValidationResult,
   validateEvent,
 } from '@genai-pipeline/schemas';
+import type { RollupDistributions, WindowResults } from '@genai-pipeline/sinks';
+import { weightedDistribution } from '../aggregate/distribution.js';
 import { type RollupAcc, rollup } from '../aggregate/rollup.js';
 import { type ScoreAcc, scoreRollup } from '../aggregate/score-rollup.js';
 import type { AnomalyDetector, AnomalyFinding, ScorePolarity } from '../anomaly/detector.js';
@@ -20,20 +22,12 @@ export type SourceRecord =
   | { format: 'json'; text: string }
   | { format: 'avro'; kind: EventKind; record: unknown };
 
-/** The results of one closed window, emitted once and never changed. */
-export interface ClosedWindow {
-  windowStart: number;
-  rollups: LakeRow[];
-  scoreRollups: LakeRow[];
-  anomalies: LakeRow[];
-}
-
 /** Where a partition's results go; implementations buffer, they must not throw for ordinary rows. */
 export interface ProcessorOutput {
   /** An accepted event (late ones included) as its raw-table row, at its source offset. */
   raw(table: 'invocations' | 'scores', offset: number, row: LakeRow): void;
   deadLetter(offset: number, row: LakeRow): void;
-  windowClosed(window: ClosedWindow): void;
+  windowClosed(window: WindowResults): void;
 }
 
 export interface ProcessorCounters {
@@ -235,10 +229,11 @@ export class PartitionProcessor {
     }
   }
 
-  private results(windowStart: number, window: OpenWindow): ClosedWindow {
+  private results(windowStart: number, window: OpenWindow): WindowResults {
     const { detector } = this.options;
     const windowEnd = windowStart + WINDOW_MS;
     const rollups: LakeRow[] = [];
+    const rollupDistributions: RollupDistributions[] = [];
     const scoreRollups: LakeRow[] = [];
     const anomalies: LakeRow[] = [];
     for (const [key, cell] of window.rollups) {
@@ -250,6 +245,10 @@ export class PartitionProcessor {
         tenant_id: cell.tenant_id,
       };
       rollups.push({ window_start: windowStart, window_end: windowEnd, ...keyColumns, ...metrics });
+      rollupDistributions.push({
+        latency: weightedDistribution(cell.acc.latency),
+        ttft: cell.acc.ttft.count > 0 ? weightedDistribution(cell.acc.ttft) : null,
+      });
       const findings = detector.judgeRollup(key, {
         requests: metrics.requests,
         errors: metrics.errors,
@@ -279,7 +278,7 @@ export class PartitionProcessor {
         anomalies.push(anomalyRow(windowStart, { ...keyColumns, provider: null }, cell.name, finding));
       }
     }
-    return { windowStart, rollups, scoreRollups, anomalies };
+    return { windowStart, rollups, rollupDistributions, scoreRollups, anomalies };
   }
 
   private deadLetter(

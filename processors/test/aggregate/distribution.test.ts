@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { distribution, quantile } from '../../src/aggregate/distribution.js';
+import { distribution, quantile, weightedDistribution } from '../../src/aggregate/distribution.js';
 
 /** The contract's rule: within 1% of a value between the sorted samples at ranks floor(q(n-1)) and ceil(q(n-1)). */
 function withinContract(values: number[], q: number, got: number): boolean {
@@ -62,5 +62,24 @@ describe('distribution aggregate', () => {
 
   test('an empty distribution has no summary', () => {
     expect(distribution.result(distribution.create())).toBeNull();
+  });
+
+  test('as weighted values: exact count and extremes, counts that add up, quantiles that still meet the contract', () => {
+    const values = [0, 0, ...lognormalSamples(2000, 5)];
+    const acc = distribution.create();
+    for (const value of values) distribution.add(acc, value);
+    const weighted = weightedDistribution(acc);
+    expect(weighted.count).toBe(values.length);
+    expect(weighted.counts.reduce((a, b) => a + b, 0)).toBe(values.length);
+    expect(weighted.values[0]).toBe(0);
+    expect(weighted.counts[0]).toBe(2);
+    expect(weighted.values).toEqual([...weighted.values].sort((a, b) => a - b));
+    expect(Math.min(...weighted.values)).toBeGreaterThanOrEqual(weighted.min);
+    expect(Math.max(...weighted.values)).toBeLessThanOrEqual(weighted.max);
+    // The weighted value at the same rank rule as the contract: within 1% of the samples there.
+    const expanded = weighted.values.flatMap((value, i) => Array(weighted.counts[i]).fill(value) as number[]);
+    for (const q of [0.5, 0.95, 0.99]) {
+      expect(withinContract(values, q, expanded[Math.floor(q * (expanded.length - 1))] as number)).toBe(true);
+    }
   });
 });

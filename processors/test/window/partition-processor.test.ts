@@ -1,9 +1,9 @@
 import type { LakeRow } from '@genai-pipeline/schemas';
+import type { WindowResults } from '@genai-pipeline/sinks';
 import { describe, expect, test } from 'vitest';
 import { AnomalyDetector, type AnomalyFinding } from '../../src/anomaly/detector.js';
 import { Pricer } from '../../src/pricing/pricer.js';
 import {
-  type ClosedWindow,
   PartitionProcessor,
   type PartitionProcessorOptions,
   scorePolarity,
@@ -15,7 +15,7 @@ const NOW = T0 + 24 * 3_600_000;
 interface Recorded {
   raw: { table: string; offset: number; row: LakeRow }[];
   deadLetters: { offset: number; row: LakeRow }[];
-  windows: ClosedWindow[];
+  windows: WindowResults[];
 }
 
 function setup(options: Partial<PartitionProcessorOptions> = {}) {
