@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { readAvroContainer } from '@genai-pipeline/schemas';
 import type { SourceRecord } from '../window/partition-processor.js';
@@ -39,35 +38,42 @@ function inputError(file: InputFile, error: unknown): Error {
   return new Error(`cannot read input ${file.path}: ${cause.message ?? String(error)}`);
 }
 
-/** JSON lines in batches, blank lines skipped (they are not records), read as a stream. */
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * JSON lines in batches, blank lines skipped (they are not records), read as a stream. Lines are split
+ * on bytes and decoded one by one: a newline byte never occurs inside a multi-byte UTF-8 character,
+ * and each line becomes its own string. (Slicing lines out of a decoded chunk would make every kept
+ * line — a dead letter's payload — pin its whole 1 MiB chunk in memory.)
+ */
 async function* jsonLineBatches(file: InputFile): AsyncGenerator<SourceRecord[]> {
   const raw = createReadStream(file.path, { highWaterMark: READ_CHUNK_BYTES });
   const stream = file.gzip ? raw.pipe(createGunzip({ chunkSize: READ_CHUNK_BYTES })) : raw;
   if (file.gzip) raw.on('error', (error) => stream.destroy(error));
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  const linesOf = (text: string, final: boolean): SourceRecord[] => {
+  let carry: Buffer | undefined;
+  for await (const chunk of stream) {
+    const bytes = carry === undefined ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
     const batch: SourceRecord[] = [];
     let start = 0;
-    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-      pushLine(batch, text, start, newline);
+    for (let newline = bytes.indexOf(NEWLINE); newline !== -1; newline = bytes.indexOf(NEWLINE, start)) {
+      pushLine(batch, bytes, start, newline);
       start = newline + 1;
     }
-    if (final) pushLine(batch, text, start, text.length);
-    else carry = text.slice(start);
-    return batch;
-  };
-  for await (const chunk of stream) {
-    const batch = linesOf(carry + decoder.write(chunk as Buffer), false);
+    // Copied so the next chunk does not keep this one alive.
+    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
     if (batch.length > 0) yield batch;
   }
-  const tail = linesOf(carry + decoder.end(), true);
-  if (tail.length > 0) yield tail;
+  if (carry !== undefined) {
+    const tail: SourceRecord[] = [];
+    pushLine(tail, carry, 0, carry.length);
+    if (tail.length > 0) yield tail;
+  }
 }
 
-function pushLine(batch: SourceRecord[], text: string, start: number, end: number): void {
-  const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-  const line = text.slice(start, stop);
+function pushLine(batch: SourceRecord[], bytes: Buffer, start: number, end: number): void {
+  const stop = end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+  const line = bytes.toString('utf8', start, stop);
   if (line.trim() !== '') batch.push({ format: 'json', text: line });
 }
 

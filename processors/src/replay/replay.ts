@@ -11,12 +11,10 @@ import { replaySourceId } from './source-id.js';
 import { commitStaging, discardStaging, stagingDir } from './staging.js';
 
 /**
- * Memory bounds of a replay's lake buffers (row objects cost ~1 KB each until encoded): rows per
- * file, rows buffered across partitions, and rows handed to the encoders before reading waits.
+ * Rows handed to the encoder workers but not yet written before reading waits for them: the lake
+ * sink keeps closed rows in columnar chunks (~250 bytes a row), so this bounds memory too.
  */
-const REPLAY_MAX_ROWS_PER_FILE = Number(process.env.GP_ROWS_PER_FILE ?? 100_000);
-const REPLAY_MAX_BUFFERED_ROWS = Number(process.env.GP_BUFFERED ?? 200_000);
-const REPLAY_MAX_PENDING_ROWS = Number(process.env.GP_PENDING ?? 100_000);
+const REPLAY_MAX_PENDING_ROWS = 250_000;
 
 export interface ReplayOptions {
   inputs: readonly string[];
@@ -48,8 +46,6 @@ export async function replay(options: ReplayOptions): Promise<ProcessorCounters>
   const encoder = new WorkerPoolEncoder();
   const sink = new LakeSink({
     encoder,
-    maxRowsPerFile: REPLAY_MAX_ROWS_PER_FILE,
-    maxBufferedRows: REPLAY_MAX_BUFFERED_ROWS,
     maxPendingRows: REPLAY_MAX_PENDING_ROWS,
     store: new LocalLakeStore(staging),
     sourceId: `replay-${sourceId}`,

@@ -1,18 +1,17 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
-import { type EncodedBatch, encodeColumns, writeParquetFile } from './parquet.js';
+import { LAKE_TABLES, type LakeTableName } from '@genai-pipeline/schemas';
+import { type EncodedBatch, writeParquetFile } from './parquet.js';
 
-/** Turns validated rows of one lake table into the bytes of a Parquet file. */
+/** Turns a file's columnar batches (see encodeColumns) into the bytes of a Parquet file. */
 export interface ParquetEncoder {
-  encode(table: LakeTableName, rows: readonly LakeRow[]): Promise<Uint8Array>;
+  encode(table: LakeTableName, batches: readonly EncodedBatch[]): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
 /** Encodes on the calling thread. */
 export const inlineEncoder: ParquetEncoder = {
-  encode: async (table, rows) =>
-    writeParquetFile(LAKE_TABLES[table], encodeColumns(LAKE_TABLES[table], rows)),
+  encode: async (table, batches) => writeParquetFile(LAKE_TABLES[table], batches),
   close: async () => undefined,
 };
 
@@ -48,8 +47,9 @@ interface Pending {
 
 /**
  * Encodes Parquet on worker threads, so the CPU-heavy compression runs beside event processing.
- * Rows become columnar typed arrays on the calling thread (only it can read the row objects); the
- * workers build the Arrow table and write Parquet. Requests go to the worker with the fewest in flight.
+ * Rows become columnar typed arrays on the calling thread (only it can read the row objects, see
+ * LakeSink); the workers build the Arrow table and write Parquet. Requests go to the worker with the
+ * fewest in flight.
  */
 export class WorkerPoolEncoder implements ParquetEncoder {
   private readonly workers: { worker: Worker; inFlight: Map<number, Pending> }[];
@@ -59,18 +59,15 @@ export class WorkerPoolEncoder implements ParquetEncoder {
     this.workers = Array.from({ length: size }, () => this.startWorker());
   }
 
-  encode(table: LakeTableName, rows: readonly LakeRow[]): Promise<Uint8Array> {
-    const batches = encodeColumns(LAKE_TABLES[table], rows);
+  encode(table: LakeTableName, batches: readonly EncodedBatch[]): Promise<Uint8Array> {
     const slot = this.workers.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.inFlight.set(id, { resolve, reject });
-      const request: EncodeRequest = { id, table, batches };
+      // Copied, not transferred: the caller keeps its batches to retry the file if anything fails.
+      const request: EncodeRequest = { id, table, batches: [...batches] };
       slot.worker.ref();
-      slot.worker.postMessage(
-        request,
-        batches.flatMap((batch) => batch.columns.flatMap(transferables)),
-      );
+      slot.worker.postMessage(request);
     });
   }
 
@@ -104,17 +101,4 @@ export class WorkerPoolEncoder implements ParquetEncoder {
     const index = this.workers.indexOf(slot);
     if (index !== -1) this.workers[index] = this.startWorker();
   }
-}
-
-function transferables(column: EncodedBatch['columns'][number]): ArrayBuffer[] {
-  const buffers = [column.values.buffer, column.offsets?.buffer, column.validity?.buffer];
-  // A Buffer from Node's shared pool must be copied, not transferred.
-  return buffers.filter(
-    (buffer): buffer is ArrayBuffer =>
-      buffer instanceof ArrayBuffer && buffer.byteLength > 0 && !isPooled(column, buffer),
-  );
-}
-
-function isPooled(column: EncodedBatch['columns'][number], buffer: ArrayBuffer): boolean {
-  return column.values.buffer === buffer && column.values.byteLength < buffer.byteLength;
 }

@@ -1,15 +1,8 @@
 import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
 import { inlineEncoder, type ParquetEncoder } from './encoder.js';
 import { LakeUsageError } from './errors.js';
-import {
-  assertOrdinal,
-  assertSafeSourceId,
-  dataFileName,
-  HOUR_MS,
-  hourStart,
-  partitionPath,
-} from './layout.js';
-import { validateLakeRows } from './parquet.js';
+import { assertOrdinal, assertSafeSourceId, dataFileName, HOUR_MS, partitionPath } from './layout.js';
+import { type EncodedBatch, encodeColumns, validateLakeRows } from './parquet.js';
 import type { LakeStore } from './store.js';
 
 export interface LakeSinkOptions {
@@ -28,6 +21,12 @@ export interface LakeSinkOptions {
    * (backpressure). Default 0: they always wait.
    */
   maxPendingRows?: number;
+  /**
+   * Event-time span of the rows one file may hold, within its hour partition: files roll when the span
+   * has passed (flushPartitionsBefore) or at maxRowsPerFile, never by the wall clock. Must divide an
+   * hour. Default one hour (the partition).
+   */
+  fileSpanMs?: number;
   /** Default: encoding on the calling thread. */
   encoder?: ParquetEncoder;
 }
@@ -39,30 +38,49 @@ export interface LakeSinkStats {
   bufferedRows: number;
 }
 
-/** Rows of one table and one UTC hour, in appended order, grouped into runs of one ordinal each. */
-interface PartitionBuffer {
+/**
+ * Rows of a buffer already turned into columnar batches: ~4x less memory than the row objects, and
+ * work the file's encoding no longer has to do. Holds whole ordinals only, so it is never split.
+ */
+interface SealedChunk {
+  batches: EncodedBatch[];
+  rows: number;
+  firstOrdinal: number;
+  lastOrdinal: number;
+}
+
+/**
+ * Rows of one table and one file span (by default the UTC hour partition), in appended order: sealed
+ * chunks at the head, then row objects grouped into runs of one ordinal each.
+ */
+interface SpanBuffer {
   table: LakeTableName;
-  hourStart: number;
+  spanStart: number;
   dir: string;
+  chunks: SealedChunk[];
+  chunkRows: number;
   rows: LakeRow[];
   runStarts: number[];
   runOrdinals: number[];
 }
 
-/** Rows cut from a buffer under their final file name, kept until the store accepted them. */
+/** A file cut from a buffer under its final name, kept until the store accepted it. */
 interface PendingFile {
   table: LakeTableName;
   relativePath: string;
-  rows: LakeRow[];
+  batches: EncodedBatch[];
+  rows: number;
 }
 
 interface TableState {
   latestOrdinal: number;
-  /** Partitions already cut at latestOrdinal: more rows of that ordinal there would reuse a file name. */
-  partitionsCutAtLatest: Set<number>;
+  /** Spans already cut at latestOrdinal: more rows of that ordinal there would reuse a file name. */
+  spansCutAtLatest: Set<number>;
 }
 
 const WRITE_CONCURRENCY = 4;
+/** Closed rows of a buffer sealed into columnar form at a time. */
+const CHUNK_ROWS = 16_384;
 const TABLE_NAMES = Object.keys(LAKE_TABLES) as LakeTableName[];
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
@@ -74,10 +92,10 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 }
 
 /**
- * Buffers lake rows per (table, UTC hour partition) and writes them as Parquet files named from what
- * they hold (`sourceId-firstOrdinal-lastOrdinal.parquet`). Which rows go into which file depends only
- * on the sequence of calls, never on the clock or on write timing, so replaying the same input
- * rewrites the same files instead of adding rows.
+ * Buffers lake rows per (table, file span) and writes them as Parquet files named from what they hold
+ * (`sourceId-firstOrdinal-lastOrdinal.parquet`). Which rows go into which file depends only on the
+ * sequence of calls, never on the clock or on write timing, so replaying the same input rewrites the
+ * same files instead of adding rows.
  *
  * An ordinal is a source record offset (raw tables, dead letters) or a window start (rollup tables).
  * Files never split an ordinal, so within a partition their ordinal ranges never overlap.
@@ -89,10 +107,9 @@ export class LakeSink {
   private readonly maxRowsPerFile: number;
   private readonly maxBufferedRows: number;
   private readonly maxPendingRows: number;
+  private readonly fileSpanMs: number;
   private readonly encoder: ParquetEncoder;
-  /** A write that failed in the background, reported by the next call. */
-  private backgroundFailure: { error: unknown } | undefined;
-  private readonly buffers = new Map<string, PartitionBuffer>();
+  private readonly buffers = new Map<string, SpanBuffer>();
   private readonly tables = new Map<LakeTableName, TableState>();
   private readonly pending: PendingFile[] = [];
   private openRows = 0;
@@ -104,6 +121,8 @@ export class LakeSink {
   >;
   /** Writes run one flush call at a time, in call order; cutting files happens at call time. */
   private writing: Promise<void> = Promise.resolve();
+  /** A write that failed in the background, reported by the next call. */
+  private backgroundFailure: { error: unknown } | undefined;
 
   constructor(opts: LakeSinkOptions) {
     assertSafeSourceId(opts.sourceId);
@@ -115,6 +134,10 @@ export class LakeSink {
     this.maxBufferedRows = positiveInteger(opts.maxBufferedRows, 500_000, 'maxBufferedRows');
     this.maxPendingRows =
       opts.maxPendingRows === undefined ? 0 : positiveInteger(opts.maxPendingRows, 0, 'maxPendingRows');
+    this.fileSpanMs = positiveInteger(opts.fileSpanMs, HOUR_MS, 'fileSpanMs');
+    if (HOUR_MS % this.fileSpanMs !== 0) {
+      throw new LakeUsageError(`LakeSink option fileSpanMs must divide an hour, got ${this.fileSpanMs}`);
+    }
     this.encoder = opts.encoder ?? inlineEncoder;
   }
 
@@ -122,9 +145,9 @@ export class LakeSink {
    * Buffers rows that share one ordinal (a source record offset for raw tables and dead letters, a
    * window_start for rollup tables). A file never splits one append, so file names
    * (sourceId-firstOrdinal-lastOrdinal) stay unique and deterministic. Ordinals must be non-decreasing
-   * per table, and once flushPartitionsBefore or flush wrote a partition, that partition takes no more
-   * rows of the ordinal it ended with (append all rows of an ordinal before those calls; flushReady
-   * never closes an ordinal). Validates rows (LakeRowError). Sync, no I/O.
+   * per table, and once flushPartitionsBefore or flush wrote a span, that span takes no more rows of
+   * the ordinal it ended with (append all rows of an ordinal before those calls; flushReady never
+   * closes an ordinal). Validates rows (LakeRowError). Sync, no I/O.
    */
   append(table: LakeTableName, ordinal: number, rows: readonly LakeRow[]): void {
     const spec = LAKE_TABLES[table];
@@ -138,44 +161,22 @@ export class LakeSink {
     }
     validateLakeRows(spec, rows);
     if (rows.length === 1) {
-      // One row (every raw event): no grouping by hour needed.
+      // One row (every raw event): no grouping needed.
       const row = rows[0] as LakeRow;
-      const hour = hourStart(row[spec.partitionBy] as number);
-      this.openOrdinal(state, table, ordinal, [hour]);
-      this.bufferRows(table, hour, ordinal, [row]);
+      const span = this.spanStart(row[spec.partitionBy] as number);
+      this.openOrdinal(state, table, ordinal, [span]);
+      this.bufferRows(table, span, ordinal, rows);
       return;
     }
-    const byHour = new Map<number, LakeRow[]>();
+    const bySpan = new Map<number, LakeRow[]>();
     for (const row of rows) {
-      const hour = hourStart(row[spec.partitionBy] as number);
-      const group = byHour.get(hour);
-      if (group === undefined) byHour.set(hour, [row]);
+      const span = this.spanStart(row[spec.partitionBy] as number);
+      const group = bySpan.get(span);
+      if (group === undefined) bySpan.set(span, [row]);
       else group.push(row);
     }
-    this.openOrdinal(state, table, ordinal, byHour.keys());
-    for (const [hour, group] of byHour) this.bufferRows(table, hour, ordinal, group);
-  }
-
-  /** Makes `ordinal` the table's latest; throws, before anything is buffered, if a partition already closed it. */
-  private openOrdinal(
-    state: TableState,
-    table: LakeTableName,
-    ordinal: number,
-    hours: Iterable<number>,
-  ): void {
-    if (ordinal !== state.latestOrdinal) {
-      state.latestOrdinal = ordinal;
-      state.partitionsCutAtLatest.clear();
-      return;
-    }
-    for (const hour of hours) {
-      if (state.partitionsCutAtLatest.has(hour)) {
-        throw new LakeUsageError(
-          `lake table ${table}, partition ${partitionPath(table, hour)}: ordinal ${ordinal} was already written ` +
-            'there by flushPartitionsBefore/flush; append all rows of an ordinal before flushing its partition',
-        );
-      }
-    }
+    this.openOrdinal(state, table, ordinal, bySpan.keys());
+    for (const [span, group] of bySpan) this.bufferRows(table, span, ordinal, group);
   }
 
   /**
@@ -185,31 +186,31 @@ export class LakeSink {
    */
   async flushReady(): Promise<void> {
     for (const buffer of this.buffers.values()) {
-      this.cutRuns(buffer, this.closedRunCount(buffer), true);
+      this.cutUnits(buffer, this.closedUnitCount(buffer), true);
     }
     while (this.openRows > this.maxBufferedRows) {
-      let largest: PartitionBuffer | undefined;
+      let largest: SpanBuffer | undefined;
       let largestRows = 0;
       for (const buffer of this.buffers.values()) {
-        const closedRows = this.rowsBeforeRun(buffer, this.closedRunCount(buffer));
+        const closedRows = this.rowsBeforeUnit(buffer, this.closedUnitCount(buffer));
         if (closedRows > largestRows) {
           largest = buffer;
           largestRows = closedRows;
         }
       }
       if (largest === undefined) break;
-      this.cutRuns(largest, this.closedRunCount(largest), false);
+      this.cutUnits(largest, this.closedUnitCount(largest), false);
     }
     await this.writeInBackground();
   }
 
   /**
-   * Writes every buffer of a partition whose hour ends at or before timeMs (no more rows can arrive
-   * there except late raw rows, which then go to a new file).
+   * Writes every buffer whose file span ends at or before timeMs (no more rows can arrive there except
+   * late raw rows, which then go to a new file). With the default span: whole hour partitions.
    */
   async flushPartitionsBefore(timeMs: number): Promise<void> {
     for (const buffer of [...this.buffers.values()]) {
-      if (buffer.hourStart + HOUR_MS <= timeMs) this.cutAll(buffer);
+      if (buffer.spanStart + this.fileSpanMs <= timeMs) this.cutAll(buffer);
     }
     await this.writeInBackground();
   }
@@ -219,6 +220,184 @@ export class LakeSink {
     this.throwBackgroundFailure();
     for (const buffer of [...this.buffers.values()]) this.cutAll(buffer);
     await this.writeQueued();
+  }
+
+  stats(): LakeSinkStats {
+    return {
+      filesWritten: this.filesWritten,
+      rowsWritten: { ...this.rowsWritten },
+      bufferedRows: this.openRows + this.pendingRows,
+    };
+  }
+
+  private spanStart(timeMs: number): number {
+    return Math.floor(timeMs / this.fileSpanMs) * this.fileSpanMs;
+  }
+
+  private tableState(table: LakeTableName): TableState {
+    let state = this.tables.get(table);
+    if (state === undefined) {
+      state = { latestOrdinal: -1, spansCutAtLatest: new Set() };
+      this.tables.set(table, state);
+    }
+    return state;
+  }
+
+  /** Makes `ordinal` the table's latest; throws, before anything is buffered, if a span already closed it. */
+  private openOrdinal(
+    state: TableState,
+    table: LakeTableName,
+    ordinal: number,
+    spans: Iterable<number>,
+  ): void {
+    if (ordinal !== state.latestOrdinal) {
+      state.latestOrdinal = ordinal;
+      state.spansCutAtLatest.clear();
+      return;
+    }
+    for (const span of spans) {
+      if (state.spansCutAtLatest.has(span)) {
+        throw new LakeUsageError(
+          `lake table ${table}, partition ${partitionPath(table, span)}: ordinal ${ordinal} was already written ` +
+            'there by flushPartitionsBefore/flush; append all rows of an ordinal before flushing its partition',
+        );
+      }
+    }
+  }
+
+  private bufferRows(table: LakeTableName, span: number, ordinal: number, rows: readonly LakeRow[]): void {
+    const key = `${table}/${span}`;
+    let buffer = this.buffers.get(key);
+    if (buffer === undefined) {
+      buffer = {
+        table,
+        spanStart: span,
+        dir: partitionPath(table, span),
+        chunks: [],
+        chunkRows: 0,
+        rows: [],
+        runStarts: [],
+        runOrdinals: [],
+      };
+      this.buffers.set(key, buffer);
+    }
+    if (buffer.runOrdinals.at(-1) !== ordinal) {
+      buffer.runStarts.push(buffer.rows.length);
+      buffer.runOrdinals.push(ordinal);
+      // The runs before this one are closed: seal them once there are enough.
+      if ((buffer.runStarts.at(-1) as number) >= CHUNK_ROWS) this.sealClosedRuns(buffer);
+    }
+    for (const row of rows) buffer.rows.push(row);
+    this.openRows += rows.length;
+  }
+
+  private sealClosedRuns(buffer: SpanBuffer): void {
+    const runs = buffer.runOrdinals.length - 1;
+    const rows = buffer.runStarts[runs] as number;
+    buffer.chunks.push({
+      batches: encodeColumns(LAKE_TABLES[buffer.table], buffer.rows.slice(0, rows)),
+      rows,
+      firstOrdinal: buffer.runOrdinals[0] as number,
+      lastOrdinal: buffer.runOrdinals[runs - 1] as number,
+    });
+    buffer.chunkRows += rows;
+    this.dropRuns(buffer, runs);
+  }
+
+  /** Removes the first `runs` runs of the buffer's row objects. */
+  private dropRuns(buffer: SpanBuffer, runs: number): void {
+    const cutRows = this.runStart(buffer, runs);
+    buffer.rows = buffer.rows.slice(cutRows);
+    buffer.runStarts = buffer.runStarts.slice(runs).map((start) => start - cutRows);
+    buffer.runOrdinals = buffer.runOrdinals.slice(runs);
+  }
+
+  private runStart(buffer: SpanBuffer, run: number): number {
+    return run < buffer.runStarts.length ? (buffer.runStarts[run] as number) : buffer.rows.length;
+  }
+
+  // A buffer's units, in order: its sealed chunks, then its runs of row objects. Files take whole units.
+
+  private unitCount(buffer: SpanBuffer): number {
+    return buffer.chunks.length + buffer.runOrdinals.length;
+  }
+
+  /** Units that can be written now: all but a trailing run of the table's latest ordinal. */
+  private closedUnitCount(buffer: SpanBuffer): number {
+    const units = this.unitCount(buffer);
+    return buffer.runOrdinals.at(-1) === this.tableState(buffer.table).latestOrdinal ? units - 1 : units;
+  }
+
+  private rowsBeforeUnit(buffer: SpanBuffer, unit: number): number {
+    let rows = 0;
+    const chunks = Math.min(unit, buffer.chunks.length);
+    for (let i = 0; i < chunks; i++) rows += (buffer.chunks[i] as SealedChunk).rows;
+    if (unit > buffer.chunks.length) rows += this.runStart(buffer, unit - buffer.chunks.length);
+    return rows;
+  }
+
+  private unitOrdinals(buffer: SpanBuffer, unit: number): [number, number] {
+    const chunk = buffer.chunks[unit];
+    if (chunk !== undefined) return [chunk.firstOrdinal, chunk.lastOrdinal];
+    const ordinal = buffer.runOrdinals[unit - buffer.chunks.length] as number;
+    return [ordinal, ordinal];
+  }
+
+  private cutAll(buffer: SpanBuffer): void {
+    const state = this.tableState(buffer.table);
+    if (buffer.runOrdinals.at(-1) === state.latestOrdinal) state.spansCutAtLatest.add(buffer.spanStart);
+    this.cutUnits(buffer, this.unitCount(buffer), false);
+  }
+
+  /**
+   * Queues files of whole units from the head of the buffer, up to unitLimit, each of at most
+   * maxRowsPerFile rows unless one unit alone is larger. With onlyFull, a last file that could still
+   * grow stays buffered.
+   */
+  private cutUnits(buffer: SpanBuffer, unitLimit: number, onlyFull: boolean): void {
+    let unit = 0;
+    while (unit < unitLimit) {
+      let end = unit;
+      while (
+        end < unitLimit &&
+        (end === unit ||
+          this.rowsBeforeUnit(buffer, end + 1) - this.rowsBeforeUnit(buffer, unit) <= this.maxRowsPerFile)
+      ) {
+        end++;
+      }
+      const rowCount = this.rowsBeforeUnit(buffer, end) - this.rowsBeforeUnit(buffer, unit);
+      if (onlyFull && end === unitLimit && rowCount < this.maxRowsPerFile) break;
+      this.queueFile(buffer, unit, end);
+      unit = end;
+    }
+    if (unit === 0) return;
+    const cutChunks = Math.min(unit, buffer.chunks.length);
+    const cutRows = this.rowsBeforeUnit(buffer, unit);
+    for (const chunk of buffer.chunks.slice(0, cutChunks)) buffer.chunkRows -= chunk.rows;
+    buffer.chunks = buffer.chunks.slice(cutChunks);
+    this.dropRuns(buffer, unit - cutChunks);
+    this.openRows -= cutRows;
+    if (this.unitCount(buffer) === 0) this.buffers.delete(`${buffer.table}/${buffer.spanStart}`);
+  }
+
+  private queueFile(buffer: SpanBuffer, firstUnit: number, endUnit: number): void {
+    const sourceId = buffer.table === 'dead_letters' ? this.deadLetterSourceId : this.sourceId;
+    const name = dataFileName(
+      sourceId,
+      this.unitOrdinals(buffer, firstUnit)[0],
+      this.unitOrdinals(buffer, endUnit - 1)[1],
+    );
+    const batches: EncodedBatch[] = [];
+    for (const chunk of buffer.chunks.slice(firstUnit, endUnit)) batches.push(...chunk.batches);
+    const firstRun = Math.max(0, firstUnit - buffer.chunks.length);
+    const endRun = endUnit - buffer.chunks.length;
+    if (endRun > firstRun) {
+      const rows = buffer.rows.slice(this.runStart(buffer, firstRun), this.runStart(buffer, endRun));
+      batches.push(...encodeColumns(LAKE_TABLES[buffer.table], rows));
+    }
+    const rows = this.rowsBeforeUnit(buffer, endUnit) - this.rowsBeforeUnit(buffer, firstUnit);
+    this.pending.push({ table: buffer.table, relativePath: `${buffer.dir}/${name}`, batches, rows });
+    this.pendingRows += rows;
   }
 
   /**
@@ -246,103 +425,6 @@ export class LakeSink {
     throw failure.error;
   }
 
-  stats(): LakeSinkStats {
-    return {
-      filesWritten: this.filesWritten,
-      rowsWritten: { ...this.rowsWritten },
-      bufferedRows: this.openRows + this.pendingRows,
-    };
-  }
-
-  private tableState(table: LakeTableName): TableState {
-    let state = this.tables.get(table);
-    if (state === undefined) {
-      state = { latestOrdinal: -1, partitionsCutAtLatest: new Set() };
-      this.tables.set(table, state);
-    }
-    return state;
-  }
-
-  private bufferRows(table: LakeTableName, hour: number, ordinal: number, rows: LakeRow[]): void {
-    const key = `${table}/${hour}`;
-    let buffer = this.buffers.get(key);
-    if (buffer === undefined) {
-      buffer = {
-        table,
-        hourStart: hour,
-        dir: partitionPath(table, hour),
-        rows: [],
-        runStarts: [],
-        runOrdinals: [],
-      };
-      this.buffers.set(key, buffer);
-    }
-    if (buffer.runOrdinals.at(-1) !== ordinal) {
-      buffer.runStarts.push(buffer.rows.length);
-      buffer.runOrdinals.push(ordinal);
-    }
-    for (const row of rows) buffer.rows.push(row);
-    this.openRows += rows.length;
-  }
-
-  /** Runs that can be written now: all but a trailing run of the table's latest ordinal. */
-  private closedRunCount(buffer: PartitionBuffer): number {
-    const runs = buffer.runOrdinals.length;
-    return buffer.runOrdinals[runs - 1] === this.tableState(buffer.table).latestOrdinal ? runs - 1 : runs;
-  }
-
-  private rowsBeforeRun(buffer: PartitionBuffer, run: number): number {
-    return run < buffer.runStarts.length ? (buffer.runStarts[run] as number) : buffer.rows.length;
-  }
-
-  private cutAll(buffer: PartitionBuffer): void {
-    const state = this.tableState(buffer.table);
-    if (buffer.runOrdinals.at(-1) === state.latestOrdinal) state.partitionsCutAtLatest.add(buffer.hourStart);
-    this.cutRuns(buffer, buffer.runOrdinals.length, false);
-  }
-
-  /**
-   * Queues files of whole runs from the head of the buffer, up to runLimit, each of at most
-   * maxRowsPerFile rows unless one run alone is larger. With onlyFull, a last file that could still
-   * grow stays buffered.
-   */
-  private cutRuns(buffer: PartitionBuffer, runLimit: number, onlyFull: boolean): void {
-    let run = 0;
-    while (run < runLimit) {
-      let end = run;
-      while (
-        end < runLimit &&
-        (end === run ||
-          this.rowsBeforeRun(buffer, end + 1) - this.rowsBeforeRun(buffer, run) <= this.maxRowsPerFile)
-      ) {
-        end++;
-      }
-      const rowCount = this.rowsBeforeRun(buffer, end) - this.rowsBeforeRun(buffer, run);
-      if (onlyFull && end === runLimit && rowCount < this.maxRowsPerFile) break;
-      this.queueFile(buffer, run, end);
-      run = end;
-    }
-    if (run === 0) return;
-    const cutRows = this.rowsBeforeRun(buffer, run);
-    buffer.rows = buffer.rows.slice(cutRows);
-    buffer.runStarts = buffer.runStarts.slice(run).map((start) => start - cutRows);
-    buffer.runOrdinals = buffer.runOrdinals.slice(run);
-    this.openRows -= cutRows;
-    if (buffer.rows.length === 0) this.buffers.delete(`${buffer.table}/${buffer.hourStart}`);
-  }
-
-  private queueFile(buffer: PartitionBuffer, firstRun: number, endRun: number): void {
-    const sourceId = buffer.table === 'dead_letters' ? this.deadLetterSourceId : this.sourceId;
-    const name = dataFileName(
-      sourceId,
-      buffer.runOrdinals[firstRun] as number,
-      buffer.runOrdinals[endRun - 1] as number,
-    );
-    const rows = buffer.rows.slice(this.rowsBeforeRun(buffer, firstRun), this.rowsBeforeRun(buffer, endRun));
-    this.pending.push({ table: buffer.table, relativePath: `${buffer.dir}/${name}`, rows });
-    this.pendingRows += rows.length;
-  }
-
   /** Writes queued files after any earlier flush call's writes; a failed file stays queued for the next call. */
   private writeQueued(): Promise<void> {
     const run = this.writing.then(() => this.writePending());
@@ -358,15 +440,15 @@ export class LakeSink {
       while (failure === undefined && next < files.length) {
         const file = files[next++] as PendingFile;
         try {
-          await this.store.put(file.relativePath, await this.encoder.encode(file.table, file.rows));
+          await this.store.put(file.relativePath, await this.encoder.encode(file.table, file.batches));
         } catch (error) {
           failure ??= { error };
           return;
         }
         this.pending.splice(this.pending.indexOf(file), 1);
-        this.pendingRows -= file.rows.length;
+        this.pendingRows -= file.rows;
         this.filesWritten++;
-        this.rowsWritten[file.table] += file.rows.length;
+        this.rowsWritten[file.table] += file.rows;
       }
     };
     await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, files.length) }, worker));

@@ -7,7 +7,7 @@ import type { ParquetEncoder } from '../../src/lake/encoder.js';
 import { LakeRowError, LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
 import { LakeSink, type LakeSinkOptions } from '../../src/lake/lake-sink.js';
 import { LocalLakeStore } from '../../src/lake/local-store.js';
-import { encodeParquet } from '../../src/lake/parquet.js';
+import { writeParquetFile } from '../../src/lake/parquet.js';
 import type { LakeStore } from '../../src/lake/store.js';
 import { type LakeReader, openLakeReader, sqlString } from '../support/duckdb.js';
 import { sampleRow } from '../support/rows.js';
@@ -344,8 +344,8 @@ describe('LakeSink', () => {
     function gatedEncoder() {
       const gates: (() => void)[] = [];
       const encoder: ParquetEncoder = {
-        encode: (table, rows) =>
-          new Promise((resolve) => gates.push(() => resolve(encodeParquet(LAKE_TABLES[table], rows)))),
+        encode: (table, batches) =>
+          new Promise((resolve) => gates.push(() => resolve(writeParquetFile(LAKE_TABLES[table], batches)))),
         close: async () => undefined,
       };
       return {
@@ -404,6 +404,49 @@ describe('LakeSink', () => {
       await expect(lake.flushReady()).rejects.toThrow(/injected write failure/);
       await lake.flush();
       expect(await countRows('invocations')).toBe(2);
+    });
+  });
+
+  describe('large buffers', () => {
+    it('seals closed rows into columnar chunks and still writes every row, in order, in whole-unit files', async () => {
+      const lake = sink({ maxRowsPerFile: 40_000 });
+      for (let offset = 0; offset < 50_000; offset++) {
+        lake.append('invocations', offset, [invocation(H0 + offset, offset)]);
+      }
+      await lake.flushReady();
+      // Sealed chunks of 16,384 rows are never split: the first file takes two of them.
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-0-32767.parquet': 32_768,
+      });
+      await lake.flush();
+      expect(await countRows('invocations')).toBe(50_000);
+      const glob = sqlString(`${dir}/invocations/**/*.parquet`);
+      const [check] = await reader.query(
+        `SELECT count(*)::DOUBLE AS n FROM (SELECT event_id, row_number() OVER (ORDER BY filename, file_row_number) - 1 AS i
+           FROM read_parquet(${glob}, filename = true)) WHERE event_id <> 'e-' || i::VARCHAR`,
+      );
+      expect(check).toEqual({ n: 0 });
+    });
+  });
+
+  describe('fileSpanMs', () => {
+    it('rolls files by event-time span inside the hour partition', async () => {
+      const quarter = 15 * 60_000;
+      const lake = sink({ fileSpanMs: quarter });
+      lake.append('invocations', 0, [invocation(H0 + 1, 0)]);
+      lake.append('invocations', 1, [invocation(H0 + quarter + 1, 1)]);
+      lake.append('invocations', 2, [invocation(H0 + 2, 2)]);
+      await lake.flushPartitionsBefore(H0 + quarter);
+      expect(await fileRowCounts()).toEqual({ 'invocations/dt=2025-03-14/hour=23/src-0-2.parquet': 2 });
+      await lake.flush();
+      expect(await fileRowCounts()).toEqual({
+        'invocations/dt=2025-03-14/hour=23/src-0-2.parquet': 2,
+        'invocations/dt=2025-03-14/hour=23/src-1-1.parquet': 1,
+      });
+    });
+
+    it('must divide an hour', () => {
+      expect(() => sink({ fileSpanMs: 7 * 60_000 })).toThrow(/fileSpanMs must divide an hour/);
     });
   });
 });
