@@ -350,7 +350,9 @@ describe('LakeSink', () => {
       };
       return {
         encoder,
-        release: () => gates.splice(0).forEach((open) => open()),
+        release: () => {
+          for (const open of gates.splice(0)) open();
+        },
         waiting: () => gates.length,
       };
     }
