@@ -102,3 +102,41 @@ export function weightedDistribution(acc: DistributionAcc): WeightedDistribution
   }
   return { count: acc.count, sum: sumValue(acc.sum), min: acc.min, max: acc.max, values, counts };
 }
+
+/** A distribution as plain JSON (checkpoints): exact statistics plus the sketch's non-empty buckets. */
+export interface DistributionSnapshot {
+  count: number;
+  sum: CompensatedSum;
+  min: number;
+  max: number;
+  zeroCount: number;
+  /** [bucket key, count] pairs of the sketch's store. */
+  buckets: [number, number][];
+}
+
+export function snapshotDistribution(acc: DistributionAcc): DistributionSnapshot {
+  const { store, zeroCount } = acc.sketch;
+  const buckets: [number, number][] = [];
+  for (let key = store.minKey; key <= store.maxKey && store.count > 0; key++) {
+    const count = store.bins[key - store.offset] ?? 0;
+    if (count > 0) buckets.push([key, count]);
+  }
+  return { count: acc.count, sum: { ...acc.sum }, min: acc.min, max: acc.max, zeroCount, buckets };
+}
+
+/** The inverse of snapshotDistribution: an accumulator that answers every query as the original did. */
+export function restoreDistribution(snapshot: DistributionSnapshot): DistributionAcc {
+  const acc = distribution.create();
+  const { sketch } = acc;
+  for (const [key, count] of snapshot.buckets) sketch.store.add(key, count);
+  sketch.zeroCount = snapshot.zeroCount;
+  sketch.count = snapshot.count;
+  sketch.min = snapshot.min;
+  sketch.max = snapshot.max;
+  sketch.sum = sumValue(snapshot.sum);
+  acc.count = snapshot.count;
+  acc.sum = { ...snapshot.sum };
+  acc.min = snapshot.min;
+  acc.max = snapshot.max;
+  return acc;
+}

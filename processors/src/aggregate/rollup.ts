@@ -1,7 +1,14 @@
 import type { InvocationEvent } from '@genai-pipeline/schemas';
 import type { AggregateFunction } from './aggregate-function.js';
 import { addToSum, type CompensatedSum, createSum, mergeSums, sumValue } from './compensated-sum.js';
-import { type DistributionAcc, distribution, quantile } from './distribution.js';
+import {
+  type DistributionAcc,
+  type DistributionSnapshot,
+  distribution,
+  quantile,
+  restoreDistribution,
+  snapshotDistribution,
+} from './distribution.js';
 
 /** An accepted invocation whose `cost_usd` holds the computed cost; `priced` is false when nothing priced it. */
 export interface PricedInvocation {
@@ -138,3 +145,23 @@ export const rollup: AggregateFunction<PricedInvocation, RollupAcc, RollupMetric
     };
   },
 };
+
+/** A rollup accumulator as plain JSON (checkpoints). */
+export type RollupSnapshot = Omit<RollupAcc, 'latency' | 'ttft'> & {
+  latency: DistributionSnapshot;
+  ttft: DistributionSnapshot;
+};
+
+export const snapshotRollup = (acc: RollupAcc): RollupSnapshot => ({
+  ...acc,
+  cost: { ...acc.cost },
+  latency: snapshotDistribution(acc.latency),
+  ttft: snapshotDistribution(acc.ttft),
+});
+
+export const restoreRollup = (snapshot: RollupSnapshot): RollupAcc => ({
+  ...snapshot,
+  cost: { ...snapshot.cost },
+  latency: restoreDistribution(snapshot.latency),
+  ttft: restoreDistribution(snapshot.ttft),
+});

@@ -3,6 +3,11 @@ import { WINDOW_MS, windowStartOf } from './tumbling.js';
 /** CONTRACT.md §2: an id is a duplicate while its first copy's event_time is within 10 minutes of the partition's largest accepted event_time. */
 export const DEDUPE_HORIZON_MS = 10 * 60_000;
 
+export interface DedupeSnapshot {
+  ids: [string, number][];
+  forgottenEarly: number;
+}
+
 /**
  * Accepted event ids of one partition, forgotten once they fall out of the dedupe horizon.
  * Ids are bucketed by the minute of their event_time so forgetting is a walk over whole buckets.
@@ -36,6 +41,18 @@ export class DedupeIndex {
     for (const minute of this.byMinute.keys()) {
       if (minute + WINDOW_MS <= threshold) this.forgetMinute(minute, threshold);
     }
+  }
+
+  /** Remembered ids with their event times, for a checkpoint. */
+  snapshot(): DedupeSnapshot {
+    return { ids: [...this.firstSeen], forgottenEarly: this.forgottenEarly };
+  }
+
+  static restore(snapshot: DedupeSnapshot, maxIds?: number): DedupeIndex {
+    const index = new DedupeIndex(maxIds);
+    for (const [id, eventTime] of snapshot.ids) index.remember(id, eventTime);
+    index.forgottenEarly = snapshot.forgottenEarly;
+    return index;
   }
 
   get size(): number {

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { distribution, quantile, weightedDistribution } from '../../src/aggregate/distribution.js';
+import {
+  distribution,
+  quantile,
+  restoreDistribution,
+  snapshotDistribution,
+  weightedDistribution,
+} from '../../src/aggregate/distribution.js';
 
 /** The contract's rule: within 1% of a value between the sorted samples at ranks floor(q(n-1)) and ceil(q(n-1)). */
 function withinContract(values: number[], q: number, got: number): boolean {
@@ -81,5 +87,28 @@ describe('distribution aggregate', () => {
     for (const q of [0.5, 0.95, 0.99]) {
       expect(withinContract(values, q, expanded[Math.floor(q * (expanded.length - 1))] as number)).toBe(true);
     }
+  });
+});
+
+describe('distribution snapshots', () => {
+  test('restore answers like the original, through JSON, and keeps aggregating the same way', () => {
+    const values = [0, ...lognormalSamples(3000, 17)];
+    const original = distribution.create();
+    for (const value of values) distribution.add(original, value);
+    const restored = restoreDistribution(JSON.parse(JSON.stringify(snapshotDistribution(original))));
+    expect(distribution.result(restored)).toEqual(distribution.result(original));
+    expect(weightedDistribution(restored)).toEqual(weightedDistribution(original));
+    for (const value of [0.5, 1e4, 3]) {
+      distribution.add(original, value);
+      distribution.add(restored, value);
+    }
+    expect(distribution.result(restored)).toEqual(distribution.result(original));
+  });
+
+  test('an empty distribution round-trips', () => {
+    const restored = restoreDistribution(snapshotDistribution(distribution.create()));
+    expect(distribution.result(restored)).toBeNull();
+    distribution.add(restored, 7);
+    expect(distribution.result(restored)?.max).toBe(7);
   });
 });
