@@ -1,3 +1,4 @@
+export * from './cloudwatch/index.js';
 export { EncoderWorkerError, inlineEncoder, type ParquetEncoder, WorkerPoolEncoder } from './lake/encoder.js';
 export { LakeRowError, LakeStoreError, LakeUsageError } from './lake/errors.js';
 export { LakeSink, type LakeSinkOptions, type LakeSinkStats } from './lake/lake-sink.js';

@@ -72,7 +72,6 @@ interface ScoreCell {
 }
 
 type RollupKey = Omit<RollupCell, 'acc'>;
-type ScoreKey = Omit<ScoreCell, 'acc'>;
 
 /**
  * A partition's whole processing state as plain JSON: checkpointed together with the source position
