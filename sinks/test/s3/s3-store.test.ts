@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
+import { parseS3LakeConfig } from '../../src/s3/config.js';
+import { S3LakeStore, type S3LakeStoreOptions } from '../../src/s3/s3-store.js';
+import { FaultProxy, listKeys, readObject, type S3rverFixture, startS3rver, testClient } from './harness.js';
+
+const BUCKET = 'lake-bucket';
+const PREFIX = 'runs/one';
+const MIB = 1024 * 1024;
+const FAST_RETRIES = { initialDelayMs: 1, maxDelayMs: 5 };
+const FILE = 'invocations/dt=2025-03-14/hour=10/src-0-9.parquet';
+
+let s3: S3rverFixture;
+let proxy: FaultProxy;
+let testPrefix: string;
+let testNumber = 0;
+const stores: S3LakeStore[] = [];
+
+beforeAll(async () => {
+  s3 = await startS3rver([BUCKET]);
+  proxy = await FaultProxy.start(s3.endpoint);
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await s3.close();
+});
+
+afterEach(() => {
+  for (const store of stores.splice(0)) store.destroy();
+  proxy.reset();
+});
+
+/** A store behind the fault proxy, under a prefix of its own so tests never see each other's objects. */
+function proxiedStore(options: Partial<S3LakeStoreOptions> = {}, bucket = BUCKET): S3LakeStore {
+  testPrefix = `${PREFIX}/t${++testNumber}`;
+  const store = new S3LakeStore({
+    location: { bucket, prefix: testPrefix },
+    client: testClient(proxy.endpoint),
+    partSizeBytes: 5 * MIB,
+    ...options,
+    resilience: { ...FAST_RETRIES, ...options.resilience },
+  });
+  stores.push(store);
+  return store;
+}
+
+const keyOf = (relativePath: string): string => `${testPrefix}/${relativePath}`;
+
+async function expectNoObject(key: string): Promise<void> {
+  await expect(s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).rejects.toMatchObject({
+    name: 'NotFound',
+  });
+  expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([]);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<LakeStoreError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LakeStoreError);
+  return error as LakeStoreError;
+}
+
+describe('S3LakeStore against s3rver', () => {
+  it('maps lake paths to keys under the prefix and rejects paths that are not normalized relative files', () => {
+    const store = proxiedStore();
+    expect(store.describe()).toBe(`s3://${BUCKET}/${testPrefix}/`);
+    expect(store.keyFor(FILE)).toBe(`${testPrefix}/${FILE}`);
+    const atRoot = new S3LakeStore({ location: { bucket: BUCKET, prefix: '' }, client: s3.client });
+    expect(atRoot.keyFor(FILE)).toBe(FILE);
+    expect(atRoot.describe()).toBe(`s3://${BUCKET}/`);
+    for (const bad of ['/abs.parquet', '../up.parquet', 'a//b.parquet', 'a/./b.parquet', 'dir/', '.', '']) {
+      expect(() => store.keyFor(bad), bad).toThrow(LakeUsageError);
+    }
+    expect(() => store.keyFor(`${'x'.repeat(1100)}.parquet`)).toThrow(/1024 bytes/);
+  });
+
+  it('rejects a part size below S3 minimum', () => {
+    expect(() => proxiedStore({ partSizeBytes: MIB })).toThrow(/partSizeBytes must be an integer ≥ 5242880/);
+  });
+
+  it('puts a small file with one PutObject and overwrites it in place on a second put', async () => {
+    const store = proxiedStore();
+    const first = randomBytes(1000);
+    const second = randomBytes(2000);
+    await store.put(FILE, first);
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(first)).toBe(true);
+    await store.put(FILE, second);
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(second)).toBe(true);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(FILE)]);
+    expect(proxy.operations()).toEqual(['PutObject', 'PutObject']);
+    expect(store.health()).toMatchObject({
+      sent: 2,
+      failed: 0,
+      retried: 0,
+      bytesSent: 3000,
+      multipartUploads: 0,
+    });
+  });
+
+  it('uploads a file larger than one part as a multipart upload that reads back identical', async () => {
+    const store = proxiedStore();
+    const bytes = randomBytes(12 * MIB + 123);
+    await store.put(FILE, bytes);
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(bytes)).toBe(true);
+    expect(proxy.operations()).toEqual([
+      'CreateMultipartUpload',
+      'UploadPart',
+      'UploadPart',
+      'UploadPart',
+      'CompleteMultipartUpload',
+    ]);
+    expect(proxy.requests.every((r) => r.outcome === 200)).toBe(true);
+    expect(store.health()).toMatchObject({ sent: 1, multipartUploads: 1, bytesSent: bytes.byteLength });
+  });
+
+  it('writes exactly the bytes of a view into a larger buffer, in one part and in several', async () => {
+    const store = proxiedStore();
+    const backing = randomBytes(12 * MIB);
+    for (const view of [backing.subarray(100, 2100), backing.subarray(1000, 1000 + 11 * MIB)]) {
+      const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+      await store.put(FILE, bytes);
+      expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(view)).toBe(true);
+    }
+  });
+
+  it('retries 503 SlowDown with backoff and lands the object once', async () => {
+    const store = proxiedStore();
+    proxy.plan = (_operation, _nth, overall) => (overall <= 3 ? 'slow-down' : undefined);
+    const bytes = randomBytes(4096);
+    await store.put(FILE, bytes);
+    expect(proxy.requests.map((r) => r.outcome)).toEqual(['slow-down', 'slow-down', 'slow-down', 200]);
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(bytes)).toBe(true);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(FILE)]);
+    expect(store.health()).toMatchObject({ sent: 1, failed: 0, retried: 3, breakerState: 'closed' });
+  });
+
+  it('retries a multipart upload whose part was throttled as a new upload, aborting the failed one', async () => {
+    const store = proxiedStore();
+    proxy.plan = (operation, nth) => (operation === 'UploadPart' && nth === 2 ? 'slow-down' : undefined);
+    const bytes = randomBytes(11 * MIB);
+    await store.put(FILE, bytes);
+    expect(proxy.operations().filter((o) => o === 'CreateMultipartUpload')).toHaveLength(2);
+    expect(proxy.operations()).toContain('AbortMultipartUpload');
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(bytes)).toBe(true);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(FILE)]);
+    expect(store.health()).toMatchObject({ sent: 1, retried: 1, multipartUploads: 1 });
+  });
+
+  it('keeps the part error (retriable) when the abort of the failed upload fails too', async () => {
+    // s3rver has no AbortMultipartUpload (405); lib-storage's own abort would report that 405 instead.
+    const store = proxiedStore({ resilience: { maxAttempts: 1 } });
+    proxy.plan = (operation, nth) => (operation === 'UploadPart' && nth === 2 ? 'slow-down' : undefined);
+    const error = await rejection(store.put(FILE, randomBytes(11 * MIB)));
+    expect(error.retriable).toBe(true);
+    expect(error.message).toMatch(/SlowDown \(HTTP 503\).*could not be aborted \(retriable\)$/);
+    expect(proxy.requests.find((r) => r.operation === 'AbortMultipartUpload')?.outcome).toBe(405);
+    expect(store.health()).toMatchObject({ sent: 0, failed: 1, uploadsLeftIncomplete: 1 });
+    await expectNoObject(keyOf(FILE));
+  });
+
+  it('restart mid-upload: the endpoint dies after the first part, nothing is visible, the next run writes the whole file', async () => {
+    const crashed = proxiedStore({ resilience: { maxAttempts: 1 } });
+    proxy.plan = (operation, nth) =>
+      (operation === 'UploadPart' && nth > 1) || operation === 'AbortMultipartUpload' ? 'reset' : undefined;
+    const bytes = randomBytes(15 * MIB + 1);
+    const error = await rejection(crashed.put(FILE, bytes));
+    expect(error.retriable).toBe(true);
+    expect(error.message).toMatch(/could not be aborted \(retriable\)$/);
+    expect(crashed.health().uploadsLeftIncomplete).toBe(1);
+    // One part reached S3 before the endpoint died: the upload really was part-way.
+    expect(proxy.requests.filter((r) => r.operation === 'UploadPart' && r.outcome === 200)).toHaveLength(1);
+    expect(proxy.operations()).not.toContain('CompleteMultipartUpload');
+    await expectNoObject(keyOf(FILE));
+
+    proxy.reset();
+    const restarted = new S3LakeStore({
+      location: crashed.location,
+      client: testClient(proxy.endpoint),
+      partSizeBytes: 5 * MIB,
+    });
+    stores.push(restarted);
+    await restarted.put(FILE, bytes);
+    expect(Buffer.from(await readObject(s3.client, BUCKET, keyOf(FILE))).equals(bytes)).toBe(true);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(FILE)]);
+  });
+
+  it('fails at once on a missing bucket (not retriable), naming the bucket and the reason', async () => {
+    const store = proxiedStore({}, 'no-such-bucket');
+    const error = await rejection(store.put(FILE, randomBytes(100)));
+    expect(error.retriable).toBe(false);
+    expect(error.message).toBe(
+      `writing lake object s3://no-such-bucket/${testPrefix}/${FILE} failed: NoSuchBucket (HTTP 404): The specified bucket does not exist (not retriable)`,
+    );
+    expect(proxy.requests).toHaveLength(1);
+    expect(store.health()).toMatchObject({ sent: 0, failed: 1, retried: 0 });
+  });
+
+  it('ensureWritable passes on a writable prefix and leaves no marker behind', async () => {
+    const store = proxiedStore();
+    await store.ensureWritable();
+    expect(proxy.operations()).toEqual(['PutObject', 'DeleteObject']);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([]);
+  });
+
+  it('ensureWritable fails fast with a one-line reason when the bucket does not exist', async () => {
+    const store = proxiedStore({}, 'no-such-bucket');
+    const error = await rejection(store.ensureWritable());
+    expect(error.message).toBe(
+      `S3 lake s3://no-such-bucket/${testPrefix}/ is not writable: NoSuchBucket (HTTP 404): The specified bucket does not exist (not retriable)`,
+    );
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('opens the breaker after consecutive failed puts and then rejects without sending (retriable)', async () => {
+    const store = proxiedStore({
+      resilience: { maxAttempts: 2, breakerThreshold: 2, halfOpenAfterMs: 600_000 },
+    });
+    proxy.plan = () => 'slow-down';
+    for (let i = 0; i < 2; i++)
+      expect((await rejection(store.put(FILE, randomBytes(10)))).retriable).toBe(true);
+    const sentBeforeOpen = proxy.requests.length;
+    expect(sentBeforeOpen).toBe(4);
+    const error = await rejection(store.put(FILE, randomBytes(10)));
+    expect(error.retriable).toBe(true);
+    expect(error.message).toMatch(/circuit breaker is open/);
+    expect(proxy.requests).toHaveLength(sentBeforeOpen);
+    expect(store.health()).toMatchObject({ failed: 3, retried: 2, breakerTrips: 1, breakerState: 'open' });
+  });
+
+  it('fromConfig: a hung request times out (retriable) and is retried; AWS_ENDPOINT_URL_S3 is honoured', async () => {
+    proxy.plan = (_operation, _nth, overall) => (overall === 1 ? 'hang' : undefined);
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_S3: proxy.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    try {
+      const store = S3LakeStore.fromConfig(
+        parseS3LakeConfig({
+          uri: `s3://${BUCKET}/${PREFIX}/from-config/`,
+          forcePathStyle: true,
+          socketTimeoutMs: 300,
+          resilience: FAST_RETRIES,
+        }),
+      );
+      stores.push(store);
+      const bytes = randomBytes(2048);
+      await store.put(FILE, bytes);
+      expect(proxy.requests.map((r) => r.outcome)).toEqual(['hang', 200]);
+      expect(store.health()).toMatchObject({ sent: 1, retried: 1 });
+      const key = `${PREFIX}/from-config/${FILE}`;
+      expect(Buffer.from(await readObject(s3.client, BUCKET, key)).equals(bytes)).toBe(true);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
