@@ -20,6 +20,7 @@ export {
   writeParquetFile,
 } from './lake/parquet.js';
 export type { LakeStore } from './lake/store.js';
+export * from './s3/index.js';
 export {
   DEFAULT_RESILIENCE,
   type ResilienceOptions,

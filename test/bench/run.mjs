@@ -31,7 +31,21 @@ async function bestOf(repeat, name, runLeg) {
   return repeat > 1 ? { ...fastest, runSeconds: runs.map((run) => run.seconds) } : fastest;
 }
 
+/** `--only cloudwatch-cost` runs the CloudWatch cost benchmark alone (its own options: --events, --seed). */
+function cloudWatchCostArgs(argv) {
+  const at = argv.findIndex(
+    (arg, i) => arg === '--only=cloudwatch-cost' || (arg === '--only' && argv[i + 1] === 'cloudwatch-cost'),
+  );
+  if (at < 0) return null;
+  return argv.filter((_, i) => i !== at && !(argv[at] === '--only' && i === at + 1));
+}
+
 async function main() {
+  const costArgs = cloudWatchCostArgs(process.argv.slice(2));
+  if (costArgs) {
+    const { runCloudWatchCost } = await import('./cloudwatch-cost.mjs');
+    return runCloudWatchCost(costArgs, { root, log });
+  }
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
     console.log(USAGE);

@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { SINK_NAMES } from '../output/sink-setup.js';
 import { replay } from '../replay/replay.js';
 import { progressLine } from './progress.js';
-
-const AVAILABLE_SINKS = ['lake'];
 
 function nonNegativeSeconds(value: string): number {
   const seconds = Number(value);
@@ -15,14 +14,23 @@ function nonNegativeSeconds(value: string): number {
 function sinkList(value: string): string[] {
   const names = value.split(',').map((name) => name.trim());
   for (const name of names) {
-    if (!AVAILABLE_SINKS.includes(name)) {
-      throw new InvalidArgumentError(`unknown sink "${name}" (available: ${AVAILABLE_SINKS.join(', ')})`);
+    if (!(SINK_NAMES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`unknown sink "${name}" (available: ${SINK_NAMES.join(', ')})`);
     }
   }
   return names;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+interface ReplayCommandOptions {
+  input: string[];
+  lake: string;
+  pricing?: string;
+  maxOutOfOrdernessSeconds: number;
+  sink: string[];
+  s3Uri?: string;
+}
 
 /** The `genai-pipeline` command line (CONTRACT.md §5). Output goes through `write` so tests can capture it. */
 export function buildProgram(
@@ -50,29 +58,31 @@ export function buildProgram(
         .argParser(nonNegativeSeconds),
     )
     .addOption(
-      new Option('--sink <names>', 'comma-separated sinks').default(['lake'], 'lake').argParser(sinkList),
+      new Option('--sink <names>', `comma-separated sinks besides the lake (${SINK_NAMES.join(', ')})`)
+        .default(['lake'], 'lake')
+        .argParser(sinkList),
     )
-    .action(
-      async (options: {
-        input: string[];
-        lake: string;
-        pricing?: string;
-        maxOutOfOrdernessSeconds: number;
-      }) => {
-        if (options.input.length === 0) program.error('error: --input is required');
-        const progress = progressLine();
-        const counters = await replay({
-          inputs: options.input,
-          lake: options.lake,
-          pricingFile: options.pricing,
-          maxOutOfOrdernessSeconds: options.maxOutOfOrdernessSeconds,
-          onProgress: progress.update,
-        });
-        progress.done();
-        const { events, accepted, duplicates, late, invalid } = counters;
-        write(JSON.stringify({ events, accepted, duplicates, late, invalid }));
-      },
-    );
+    .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
+    .action(async (options: ReplayCommandOptions) => {
+      if (options.input.length === 0) program.error('error: --input is required');
+      const progress = progressLine();
+      const result = await replay({
+        inputs: options.input,
+        lake: options.lake,
+        pricingFile: options.pricing,
+        maxOutOfOrdernessSeconds: options.maxOutOfOrdernessSeconds,
+        sinks: options.sink,
+        s3Uri: options.s3Uri,
+        onProgress: progress.update,
+      });
+      progress.done();
+      // Sink health goes to stderr: the last stdout line is the contract's summary.
+      for (const [sink, health] of Object.entries(result.sinks)) {
+        process.stderr.write(`sink ${sink}: ${JSON.stringify(health)}\n`);
+      }
+      const { events, accepted, duplicates, late, invalid } = result.counters;
+      write(JSON.stringify({ events, accepted, duplicates, late, invalid }));
+    });
 
   return program;
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { LakeSink, LocalLakeStore, WorkerPoolEncoder } from '@genai-pipeline/sinks';
 import { AnomalyDetector } from '../anomaly/detector.js';
-import { lakeOutput } from '../output/lake-output.js';
+import { ResultFanOut } from '../output/fan-out.js';
+import { openSinks, type SinkOptions } from '../output/sink-setup.js';
+import { teeStore } from '../output/tee-store.js';
 import { loadPriceOverrides, type PriceOverrides } from '../pricing/override-file.js';
 import { Pricer } from '../pricing/pricer.js';
 import { PartitionProcessor, type ProcessorCounters } from '../window/partition-processor.js';
-import { hourStartOf } from '../window/tumbling.js';
 import { inputFile, readInputs } from './input-files.js';
 import { replaySourceId } from './source-id.js';
 import { commitStaging, discardStaging, stagingDir } from './staging.js';
@@ -16,7 +17,7 @@ import { commitStaging, discardStaging, stagingDir } from './staging.js';
  */
 const REPLAY_MAX_PENDING_ROWS = 250_000;
 
-export interface ReplayOptions {
+export interface ReplayOptions extends SinkOptions {
   inputs: readonly string[];
   lake: string;
   pricingFile?: string | undefined;
@@ -25,11 +26,18 @@ export interface ReplayOptions {
   onProgress?: ((counters: Readonly<ProcessorCounters>) => void) | undefined;
 }
 
+export interface ReplayResult {
+  counters: ProcessorCounters;
+  /** Health of each sink beyond the local lake (sent, failed, retried, out_of_horizon...). */
+  sinks: Record<string, unknown>;
+}
+
 /**
  * `genai-pipeline replay`: reads the inputs in order as one partition, applies CONTRACT.md §2 and
- * writes the lake tables of §4. Operational failures reject; invalid and late input are dead letters.
+ * writes the lake tables of §4 (and the other chosen sinks). Operational failures reject; invalid and
+ * late input are dead letters. It returns only once every sink acknowledged everything.
  */
-export async function replay(options: ReplayOptions): Promise<ProcessorCounters> {
+export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const files = options.inputs.map(inputFile);
   const overrides: PriceOverrides = options.pricingFile
     ? await loadPriceOverrides(options.pricingFile)
@@ -39,41 +47,43 @@ export async function replay(options: ReplayOptions): Promise<ProcessorCounters>
     maxOutOfOrdernessMs,
     prices: [...overrides.entries()].sort(([a], [b]) => a.localeCompare(b)),
   });
-  const runId = randomUUID().slice(0, 8);
   await new LocalLakeStore(options.lake).ensureWritable();
+  const sinks = await openSinks(options);
+  const runId = randomUUID().slice(0, 8);
   const staging = stagingDir(options.lake, runId);
   // Parquet encoding runs on the other cores while this thread processes events.
   const encoder = new WorkerPoolEncoder();
-  const sink = new LakeSink({
+  const lake = new LakeSink({
+    store: teeStore([new LocalLakeStore(staging), ...sinks.lakeStores]),
     encoder,
     maxPendingRows: REPLAY_MAX_PENDING_ROWS,
-    store: new LocalLakeStore(staging),
     sourceId: `replay-${sourceId}`,
     // Dead letters are a per-run audit log (CONTRACT.md §4), so their files carry the run.
     deadLetterSourceId: `replay-${sourceId}-run-${runId}`,
   });
+  const output = new ResultFanOut(lake, sinks.windowSinks);
   const processor = new PartitionProcessor({
     maxOutOfOrdernessMs,
     pricer: new Pricer(overrides),
     detector: new AnomalyDetector(),
-    output: lakeOutput(sink),
+    output,
   });
   try {
     let offset = 0;
     for await (const batch of readInputs(files)) {
       for (const record of batch) processor.process(record, offset++);
-      await sink.flushReady();
-      await sink.flushPartitionsBefore(hourStartOf(processor.watermark));
+      await output.afterBatch(processor.watermark);
       options.onProgress?.(processor.counters);
     }
     processor.closeAll();
-    await sink.flush();
+    await output.flush();
     await commitStaging(staging, options.lake);
   } catch (error) {
     await discardStaging(staging);
     throw error;
   } finally {
     await encoder.close();
+    await sinks.close();
   }
-  return processor.counters;
+  return { counters: processor.counters, sinks: sinks.health() };
 }

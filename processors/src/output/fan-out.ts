@@ -1,0 +1,55 @@
+import type { LakeSink, WindowResults, WindowSink } from '@genai-pipeline/sinks';
+import type { ProcessorOutput } from '../window/partition-processor.js';
+import { hourStartOf } from '../window/tumbling.js';
+
+/**
+ * Routes a partition's results to every sink: all tables to the lake sink (ordinals are source offsets,
+ * or window starts for window results), closed windows also to the metric sinks. Window results are
+ * handed to the metric sinks after each input batch, so a slow sink slows intake (backpressure)
+ * instead of growing memory.
+ */
+export class ResultFanOut implements ProcessorOutput {
+  private pendingWindows: WindowResults[] = [];
+
+  constructor(
+    private readonly lake: LakeSink,
+    private readonly windowSinks: readonly WindowSink[],
+  ) {}
+
+  raw(table: 'invocations' | 'scores', offset: number, row: WindowResults['rollups'][number]): void {
+    this.lake.append(table, offset, [row]);
+  }
+
+  deadLetter(offset: number, row: WindowResults['rollups'][number]): void {
+    this.lake.append('dead_letters', offset, [row]);
+  }
+
+  windowClosed(window: WindowResults): void {
+    if (window.rollups.length > 0) this.lake.append('rollups_1m', window.windowStart, window.rollups);
+    if (window.scoreRollups.length > 0)
+      this.lake.append('score_rollups_1m', window.windowStart, window.scoreRollups);
+    if (window.anomalies.length > 0) this.lake.append('anomalies', window.windowStart, window.anomalies);
+    if (this.windowSinks.length > 0) this.pendingWindows.push(window);
+  }
+
+  /** After an input batch: write what is ready; hour partitions the watermark has passed are complete. */
+  async afterBatch(watermark: number): Promise<void> {
+    await this.lake.flushReady();
+    await this.lake.flushPartitionsBefore(hourStartOf(watermark));
+    await this.drainWindows();
+  }
+
+  /** Everything delivered: every lake file stored and every metric sink acknowledged. */
+  async flush(): Promise<void> {
+    await this.lake.flush();
+    await this.drainWindows();
+    await Promise.all(this.windowSinks.map((sink) => sink.flush()));
+  }
+
+  private async drainWindows(): Promise<void> {
+    if (this.pendingWindows.length === 0) return;
+    const windows = this.pendingWindows;
+    this.pendingWindows = [];
+    await Promise.all(this.windowSinks.map((sink) => sink.write(windows)));
+  }
+}

@@ -1,0 +1,72 @@
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LAKE_TABLES, type LakeRow } from '@genai-pipeline/schemas';
+import { LakeSink, LocalLakeStore, type WindowResults, type WindowSink } from '@genai-pipeline/sinks';
+import { describe, expect, it } from 'vitest';
+import { ResultFanOut } from '../../src/output/fan-out.js';
+
+const H0 = Date.UTC(2025, 0, 1, 10);
+
+function rollupRow(windowStart: number): LakeRow {
+  return Object.fromEntries(
+    LAKE_TABLES.rollups_1m.columns.map((c) => [
+      c.name,
+      c.type === 'string' ? 'x' : c.type === 'timestamp' ? windowStart : c.nullable ? null : 1,
+    ]),
+  );
+}
+
+function windowAt(windowStart: number): WindowResults {
+  return {
+    windowStart,
+    rollups: [rollupRow(windowStart)],
+    rollupDistributions: [],
+    scoreRollups: [],
+    anomalies: [],
+  };
+}
+
+function recordingSink(): WindowSink & { written: number[]; flushed: number } {
+  const sink = {
+    name: 'recording',
+    written: [] as number[],
+    flushed: 0,
+    write: async (windows: readonly WindowResults[]) => {
+      sink.written.push(...windows.map((w) => w.windowStart));
+    },
+    flush: async () => {
+      sink.flushed++;
+    },
+    close: async () => undefined,
+  };
+  return sink;
+}
+
+describe('ResultFanOut', () => {
+  it('sends closed windows to the lake and to every metric sink once, and flush reaches all of them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fan-out-'));
+    const lake = new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'src' });
+    const [a, b] = [recordingSink(), recordingSink()];
+    const fanOut = new ResultFanOut(lake, [a, b]);
+    fanOut.windowClosed(windowAt(H0));
+    fanOut.windowClosed(windowAt(H0 + 60_000));
+    await fanOut.afterBatch(H0 + 90_000);
+    expect(a.written).toEqual([H0, H0 + 60_000]);
+    fanOut.windowClosed(windowAt(H0 + 120_000));
+    await fanOut.flush();
+    expect(a.written).toEqual([H0, H0 + 60_000, H0 + 120_000]);
+    expect(b.written).toEqual(a.written);
+    expect([a.flushed, b.flushed]).toEqual([1, 1]);
+    expect(await readdir(join(dir, 'rollups_1m/dt=2025-01-01/hour=10'))).toHaveLength(1);
+  });
+
+  it('writes an hour partition of the lake once the watermark has passed it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fan-out-'));
+    const lake = new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'src' });
+    const fanOut = new ResultFanOut(lake, []);
+    fanOut.windowClosed(windowAt(H0 + 59 * 60_000));
+    await fanOut.afterBatch(H0 + 59 * 60_000 + 90_000);
+    expect(await readdir(join(dir, 'rollups_1m/dt=2025-01-01/hour=10'))).toHaveLength(1);
+  });
+});
