@@ -20,7 +20,9 @@ export {
   writeParquetFile,
 } from './lake/parquet.js';
 export type { LakeStore } from './lake/store.js';
+export * from './influxdb/index.js';
 export * from './s3/index.js';
+export * from './timestream/index.js';
 export {
   DEFAULT_RESILIENCE,
   type ResilienceOptions,
