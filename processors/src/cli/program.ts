@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SINK_NAMES } from '../output/sink-setup.js';
+import { SINK_NAMES, type SinkOptions } from '../output/sink-setup.js';
 import { replay } from '../replay/replay.js';
 import { progressLine } from './progress.js';
 
@@ -23,13 +23,12 @@ function sinkList(value: string): string[] {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-interface ReplayCommandOptions {
+interface ReplayCommandOptions extends Omit<SinkOptions, 'sinks'> {
   input: string[];
   lake: string;
   pricing?: string;
   maxOutOfOrdernessSeconds: number;
   sink: string[];
-  s3Uri?: string;
 }
 
 /** The `genai-pipeline` command line (CONTRACT.md §5). Output goes through `write` so tests can capture it. */
@@ -63,6 +62,14 @@ export function buildProgram(
         .argParser(sinkList),
     )
     .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
+    .option('--cloudwatch-namespace <namespace>', 'with --sink cloudwatch (default GenAI/Pipeline)')
+    .option('--timestream-database <name>', 'with --sink timestream')
+    .option('--timestream-table <name>', 'with --sink timestream')
+    .option('--influx-url <url>', 'with --sink influxdb: http(s)://host:port')
+    .option('--influx-token <token>', 'with --sink influxdb: API token (v2 API)')
+    .option('--influx-bucket <bucket>', 'with --sink influxdb: bucket, for the v2 write API')
+    .option('--influx-org <org>', 'with --sink influxdb and --influx-bucket: organisation')
+    .option('--influx-db <database>', 'with --sink influxdb: database, for the v1 write API')
     .action(async (options: ReplayCommandOptions) => {
       if (options.input.length === 0) program.error('error: --input is required');
       const progress = progressLine();
@@ -73,6 +80,14 @@ export function buildProgram(
         maxOutOfOrdernessSeconds: options.maxOutOfOrdernessSeconds,
         sinks: options.sink,
         s3Uri: options.s3Uri,
+        cloudwatchNamespace: options.cloudwatchNamespace,
+        timestreamDatabase: options.timestreamDatabase,
+        timestreamTable: options.timestreamTable,
+        influxUrl: options.influxUrl,
+        influxToken: options.influxToken,
+        influxBucket: options.influxBucket,
+        influxOrg: options.influxOrg,
+        influxDb: options.influxDb,
         onProgress: progress.update,
       });
       progress.done();

@@ -1,13 +1,35 @@
-import { type LakeStore, parseS3LakeConfig, S3LakeStore, type WindowSink } from '@genai-pipeline/sinks';
+import {
+  CloudWatchSink,
+  InfluxSink,
+  type LakeStore,
+  parseS3LakeConfig,
+  S3LakeStore,
+  TimestreamSink,
+  type WindowSink,
+} from '@genai-pipeline/sinks';
 
 /** The sinks of CONTRACT.md §5 and their options, as the command line or a config file gives them. */
 export interface SinkOptions {
   /** Names from SINK_NAMES; the lake is always written (`--lake` is required), `lake` may be named too. */
   sinks: readonly string[];
   s3Uri?: string | undefined;
+  /** Default GenAI/Pipeline. */
+  cloudwatchNamespace?: string | undefined;
+  timestreamDatabase?: string | undefined;
+  timestreamTable?: string | undefined;
+  influxUrl?: string | undefined;
+  influxToken?: string | undefined;
+  /** The v2 write API (Timestream for InfluxDB, InfluxDB 2.x); needs a token. */
+  influxBucket?: string | undefined;
+  /** InfluxDB 2.x organisation for the v2 API (Timestream for InfluxDB needs it too). */
+  influxOrg?: string | undefined;
+  /** The v1 `/write` API (InfluxDB 1.x and the 2.x compatibility endpoint). */
+  influxDb?: string | undefined;
 }
 
-export const SINK_NAMES = ['lake', 's3'] as const;
+export const SINK_NAMES = ['lake', 's3', 'cloudwatch', 'timestream', 'influxdb'] as const;
+
+const logTo = (sink: string) => (message: string) => process.stderr.write(`${sink}: ${message}\n`);
 
 /** Every chosen sink, opened and checked, ready to take results. */
 export interface OpenedSinks {
@@ -32,6 +54,7 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
   }
   const chosen = new Set(options.sinks);
   const lakeStores: LakeStore[] = [];
+  const windowSinks: WindowSink[] = [];
   const healthSources: Record<string, () => unknown> = {};
   const closers: (() => Promise<void> | void)[] = [];
   try {
@@ -44,13 +67,46 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
       lakeStores.push(store);
       healthSources.s3 = () => store.health();
     }
+    if (chosen.has('cloudwatch')) {
+      const sink = new CloudWatchSink({
+        config: options.cloudwatchNamespace ? { namespace: options.cloudwatchNamespace } : {},
+        log: logTo('cloudwatch'),
+      });
+      closers.push(() => sink.close());
+      windowSinks.push(sink);
+      healthSources.cloudwatch = () => sink.health();
+    }
+    if (chosen.has('timestream')) {
+      const sink = new TimestreamSink({
+        database: required(options.timestreamDatabase, 'timestream', '--timestream-database'),
+        table: required(options.timestreamTable, 'timestream', '--timestream-table'),
+      });
+      closers.push(() => sink.close());
+      windowSinks.push(sink);
+      healthSources.timestream = () => sink.health();
+    }
+    if (chosen.has('influxdb')) {
+      if (options.influxBucket === undefined && options.influxDb === undefined) {
+        throw new Error('--sink influxdb needs --influx-bucket (v2 API) or --influx-db (v1 API)');
+      }
+      const sink = new InfluxSink({
+        url: required(options.influxUrl, 'influxdb', '--influx-url'),
+        ...(options.influxToken ? { token: options.influxToken } : {}),
+        ...(options.influxBucket ? { bucket: options.influxBucket } : {}),
+        ...(options.influxOrg ? { org: options.influxOrg } : {}),
+        ...(options.influxDb ? { db: options.influxDb } : {}),
+      });
+      closers.push(() => sink.close());
+      windowSinks.push(sink);
+      healthSources.influxdb = () => sink.health();
+    }
   } catch (error) {
     for (const close of closers) await close();
     throw error;
   }
   return {
     lakeStores,
-    windowSinks: [],
+    windowSinks,
     health: () => Object.fromEntries(Object.entries(healthSources).map(([name, health]) => [name, health()])),
     close: async () => {
       for (const close of closers) await close();
