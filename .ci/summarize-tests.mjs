@@ -19,7 +19,9 @@ for (const workspace of root.workspaces) {
   failed += results.numFailedTests;
   skipped += results.numPendingTests + results.numTodoTests;
   // A suite that failed to load counts as a failure even though it ran no test.
-  failed += results.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
+  failed += results.testResults.filter(
+    (file) => file.status === 'failed' && file.assertionResults.length === 0,
+  ).length;
 }
 if (missing.length > 0) {
   console.log(`no test report from: ${missing.join(', ')}`);
