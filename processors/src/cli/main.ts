@@ -1,14 +1,9 @@
 #!/usr/bin/env node
 import { buildProgram } from './program.js';
 
-// The AWS SDK warns on every start under Node 20 that its 2027 releases will need Node 22 (see the
-// README). Said once there; here it would bury the one-line reasons and summaries users read.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const name = typeof warning === 'string' ? rest[0] : warning.name;
-  if (name === 'NodeVersionSupportWarning') return;
-  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+// The AWS SDK warns under Node 20 that its 2027 releases will need Node 22 (the README says so once);
+// on every run it would bury the one-line reasons and summaries users read. The SDK's own switch.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 try {
   await buildProgram().parseAsync(process.argv);

@@ -364,12 +364,16 @@ describe('LakeSink', () => {
       await lake.flushReady();
       expect(waiting()).toBeGreaterThan(0);
       expect(await listFiles()).toEqual([]);
-      const flushed = lake.flush();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      release();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      release();
-      await flushed;
+      let flushed = false;
+      const flushing = lake.flush().then(() => {
+        flushed = true;
+      });
+      // Files are encoded one write round after another: open each gate as it appears.
+      while (!flushed) {
+        release();
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      await flushing;
       expect(await countRows('invocations')).toBe(5);
       expect(lake.stats().bufferedRows).toBe(0);
     });
