@@ -1,4 +1,5 @@
 export * from './cloudwatch/index.js';
+export * from './influxdb/index.js';
 export { EncoderWorkerError, inlineEncoder, type ParquetEncoder, WorkerPoolEncoder } from './lake/encoder.js';
 export { LakeRowError, LakeStoreError, LakeUsageError } from './lake/errors.js';
 export { LakeSink, type LakeSinkOptions, type LakeSinkStats } from './lake/lake-sink.js';
@@ -20,7 +21,6 @@ export {
   writeParquetFile,
 } from './lake/parquet.js';
 export type { LakeStore } from './lake/store.js';
-export * from './influxdb/index.js';
 export * from './s3/index.js';
 export * from './timestream/index.js';
 export {
