@@ -7,6 +7,7 @@ import {
 import { windowSeries } from '../timestream/series.js';
 import { type SinkHealth, SinkResilience } from '../util/resilience.js';
 import { isRetriable } from '../util/retriable.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import type { WindowResults, WindowSink } from '../window-results.js';
 import { httpInfluxWriter, InfluxWriteError, type InfluxWriter } from './client.js';
 import {
@@ -62,7 +63,7 @@ export class InfluxSink implements WindowSink {
   private readonly counters = { linesSent: 0, lastBatchLines: 0, lastRequestMs: 0 };
   /** Earliest clock time of the next attempt, from the last Retry-After. */
   private notBefore = 0;
-  private sending: Promise<void> = Promise.resolve();
+  private readonly sending = new SerialQueue();
 
   constructor(config: InfluxSinkConfigInput, deps: InfluxSinkDeps = {}) {
     this.config = parseInfluxSinkConfig(config);
@@ -116,9 +117,7 @@ export class InfluxSink implements WindowSink {
   }
 
   private send(all: boolean): Promise<void> {
-    const run = this.sending.then(() => this.sendPending(all));
-    this.sending = run.catch(() => {});
-    return run;
+    return this.sending.run(() => this.sendPending(all));
   }
 
   private async sendPending(all: boolean): Promise<void> {

@@ -1,4 +1,5 @@
 import { LAKE_TABLES, type LakeRow, type LakeTableName } from '@genai-pipeline/schemas';
+import { SerialQueue } from '../util/serial-queue.js';
 import { inlineEncoder, type ParquetEncoder } from './encoder.js';
 import { LakeUsageError } from './errors.js';
 import { assertOrdinal, assertSafeSourceId, dataFileName, HOUR_MS, partitionPath } from './layout.js';
@@ -120,7 +121,7 @@ export class LakeSink {
     number
   >;
   /** Writes run one flush call at a time, in call order; cutting files happens at call time. */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writing = new SerialQueue();
   /** A write that failed in the background, reported by the next call. */
   private backgroundFailure: { error: unknown } | undefined;
 
@@ -427,9 +428,7 @@ export class LakeSink {
 
   /** Writes queued files after any earlier flush call's writes; a failed file stays queued for the next call. */
   private writeQueued(): Promise<void> {
-    const run = this.writing.then(() => this.writePending());
-    this.writing = run.catch(() => undefined);
-    return run;
+    return this.writing.run(() => this.writePending());
   }
 
   private async writePending(): Promise<void> {

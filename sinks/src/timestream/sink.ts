@@ -1,6 +1,7 @@
 import type { _Record, RejectedRecord } from '@aws-sdk/client-timestream-write';
 import { type SinkHealth, SinkResilience } from '../util/resilience.js';
 import { isRetriable, SinkRequestError } from '../util/retriable.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import type { WindowResults, WindowSink } from '../window-results.js';
 import { type SdkTimestreamWriterOptions, sdkTimestreamWriter, type TimestreamWriter } from './client.js';
 import {
@@ -58,7 +59,7 @@ export class TimestreamSink implements WindowSink {
   private readonly pending: _Record[] = [];
   private readonly counters = { recordsSent: 0, outOfHorizon: 0, lastBatchRecords: 0, lastRequestMs: 0 };
   /** Sends run one at a time, in order. */
-  private sending: Promise<void> = Promise.resolve();
+  private readonly sending = new SerialQueue();
 
   constructor(config: TimestreamSinkConfigInput, deps: TimestreamSinkDeps = {}) {
     this.config = parseTimestreamSinkConfig(config);
@@ -122,9 +123,7 @@ export class TimestreamSink implements WindowSink {
   }
 
   private send(all: boolean): Promise<void> {
-    const run = this.sending.then(() => this.sendPending(all));
-    this.sending = run.catch(() => {});
-    return run;
+    return this.sending.run(() => this.sendPending(all));
   }
 
   private async sendPending(all: boolean): Promise<void> {
