@@ -91,6 +91,17 @@ describe('replay --sink s3,cloudwatch', () => {
     }
     expect(published).toEqual(expected);
     expect(result.stderr).toMatch(/sink cloudwatch: .*"datumsSent":\d+/);
+
+    // The pipeline's own health, from the same run.
+    const health = (name: string, dimension?: string) =>
+      cloudwatch.datums
+        .filter((d) => d.namespace === NAMESPACE && d.metricName === name)
+        .filter((d) => (dimension ? Object.entries(d.dimensions).flat().join('=') === dimension : true))
+        .reduce((sum, d) => sum + (d.value ?? 0), 0);
+    expect(health('EventsIn')).toBe(summary.events);
+    expect(health('DeadLetters', 'Reason=invalid')).toBe(summary.invalid);
+    expect(health('DeadLetters', 'Reason=late')).toBe(summary.late);
+    expect(health('WindowsClosed')).toBeGreaterThan(0);
   });
 
   it('fails fast with a one-line reason when the S3 bucket does not exist, before writing anything', async () => {
@@ -113,7 +124,9 @@ describe('replay --sink s3,cloudwatch', () => {
 
   it('rejects an unknown sink name', async () => {
     writeFileSync(join(work, 'tiny.jsonl'), '\n');
-    const result = await runCli(replayArgs([join(work, 'tiny.jsonl')], join(work, 'lake-y'), ['--sink', 'kafka']));
+    const result = await runCli(
+      replayArgs([join(work, 'tiny.jsonl')], join(work, 'lake-y'), ['--sink', 'kafka']),
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/unknown sink "kafka"/);

@@ -10,6 +10,8 @@ import { hourStartOf } from '../window/tumbling.js';
  */
 export class ResultFanOut implements ProcessorOutput {
   private pendingWindows: WindowResults[] = [];
+  /** Windows closed so far (the pipeline-health metric WindowsClosed). */
+  windowsClosed = 0;
 
   constructor(
     private readonly lake: LakeSink,
@@ -25,6 +27,7 @@ export class ResultFanOut implements ProcessorOutput {
   }
 
   windowClosed(window: WindowResults): void {
+    this.windowsClosed++;
     if (window.rollups.length > 0) this.lake.append('rollups_1m', window.windowStart, window.rollups);
     if (window.scoreRollups.length > 0)
       this.lake.append('score_rollups_1m', window.windowStart, window.scoreRollups);

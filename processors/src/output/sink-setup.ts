@@ -2,8 +2,10 @@ import {
   CloudWatchSink,
   InfluxSink,
   type LakeStore,
+  type PipelineHealthReport,
   parseS3LakeConfig,
   S3LakeStore,
+  type SinkHealth,
   TimestreamSink,
   type WindowSink,
 } from '@genai-pipeline/sinks';
@@ -37,7 +39,9 @@ export interface OpenedSinks {
   lakeStores: LakeStore[];
   windowSinks: WindowSink[];
   /** Each sink's own health (sent, failed, retried, breaker, out_of_horizon...), for the end-of-run report. */
-  health(): Record<string, unknown>;
+  health(): Record<string, SinkHealth>;
+  /** With the cloudwatch sink: queues the pipeline's own health metrics for its next flush; else nothing. */
+  recordPipelineHealth(report: Omit<PipelineHealthReport, 'sinks'>): void;
   close(): Promise<void>;
 }
 
@@ -55,7 +59,8 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
   const chosen = new Set(options.sinks);
   const lakeStores: LakeStore[] = [];
   const windowSinks: WindowSink[] = [];
-  const healthSources: Record<string, () => unknown> = {};
+  const healthSources: Record<string, () => SinkHealth> = {};
+  let cloudwatch: CloudWatchSink | undefined;
   const closers: (() => Promise<void> | void)[] = [];
   try {
     if (chosen.has('s3')) {
@@ -75,6 +80,7 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
       closers.push(() => sink.close());
       windowSinks.push(sink);
       healthSources.cloudwatch = () => sink.health();
+      cloudwatch = sink;
     }
     if (chosen.has('timestream')) {
       const sink = new TimestreamSink({
@@ -104,10 +110,18 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
     for (const close of closers) await close();
     throw error;
   }
+  const health = () =>
+    Object.fromEntries(Object.entries(healthSources).map(([name, read]) => [name, read()]));
   return {
     lakeStores,
     windowSinks,
-    health: () => Object.fromEntries(Object.entries(healthSources).map(([name, health]) => [name, health()])),
+    health,
+    recordPipelineHealth: (report) => {
+      const sinks = Object.fromEntries(
+        Object.entries(health()).map(([name, { failed, breakerTrips }]) => [name, { failed, breakerTrips }]),
+      );
+      cloudwatch?.recordHealth({ ...report, sinks });
+    },
     close: async () => {
       for (const close of closers) await close();
     },

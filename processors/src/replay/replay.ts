@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LakeSink, LocalLakeStore, WorkerPoolEncoder } from '@genai-pipeline/sinks';
+import { LakeSink, LocalLakeStore, type SinkHealth, WorkerPoolEncoder } from '@genai-pipeline/sinks';
 import { AnomalyDetector } from '../anomaly/detector.js';
 import { ResultFanOut } from '../output/fan-out.js';
 import { openSinks, type SinkOptions } from '../output/sink-setup.js';
@@ -29,7 +29,7 @@ export interface ReplayOptions extends SinkOptions {
 export interface ReplayResult {
   counters: ProcessorCounters;
   /** Health of each sink beyond the local lake (sent, failed, retried, out_of_horizon...). */
-  sinks: Record<string, unknown>;
+  sinks: Record<string, SinkHealth>;
 }
 
 /**
@@ -76,6 +76,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       options.onProgress?.(processor.counters);
     }
     processor.closeAll();
+    const { events, invalid, late } = processor.counters;
+    sinks.recordPipelineHealth({
+      eventsIn: events,
+      windowsClosed: output.windowsClosed,
+      deadLetters: { invalid, late },
+    });
     await output.flush();
     await commitStaging(staging, options.lake);
   } catch (error) {

@@ -19,6 +19,7 @@ export {
   parseCloudWatchSinkConfig,
 } from './config.js';
 export { EMF_LIMITS, type EmfDocument, type EmfTarget, EmfWriter, emfDocuments } from './emf.js';
+export { healthDatums, type PipelineHealthReport } from './health-datums.js';
 export {
   type BatchLimits,
   type BuildOptions,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { type ResilienceOptions, type SinkHealth, SinkResilience } from '../util/resilience.js';
 import { isRetriable, SinkRequestError } from '../util/retriable.js';
+import { SerialQueue } from '../util/serial-queue.js';
 import type { WindowResults, WindowSink } from '../window-results.js';
 import { CardinalityGuard, type GuardedKey } from './cardinality-guard.js';
 import { type CloudWatchMetricsClient, SdkCloudWatchClient } from './client.js';
@@ -11,6 +12,7 @@ import {
   parseCloudWatchSinkConfig,
 } from './config.js';
 import { EmfWriter } from './emf.js';
+import { healthDatums, type PipelineHealthReport } from './health-datums.js';
 import { batchDatums, buildDatums, withinHorizon } from './request-builder.js';
 
 export interface CloudWatchSinkOptions {
@@ -59,7 +61,7 @@ export class CloudWatchSink implements WindowSink {
   private readonly backpressurePauseMs: number;
   /** Datums written and not yet delivered, oldest first; requests always take a prefix. */
   private queue: MetricDatum[] = [];
-  private deliveries: Promise<unknown> = Promise.resolve();
+  private readonly deliveries = new SerialQueue();
   private readonly counters = {
     datumsSent: 0,
     datumsRejected: 0,
@@ -108,6 +110,11 @@ export class CloudWatchSink implements WindowSink {
     for (const datum of built.datums) this.queue.push(datum);
   }
 
+  /** Queues the pipeline's own health metrics (PIPELINE_HEALTH_METRICS), delivered with the next flush. */
+  recordHealth(report: PipelineHealthReport): void {
+    for (const datum of healthDatums(report, this.clock())) this.queue.push(datum);
+  }
+
   /** Resolves when every datum written so far is delivered; rejects (retriable) while some stay queued. */
   flush(): Promise<void> {
     return this.serialized(() => this.deliverQueued());
@@ -129,9 +136,7 @@ export class CloudWatchSink implements WindowSink {
 
   /** One delivery at a time: requests always take the queue's prefix. */
   private serialized(task: () => Promise<void>): Promise<void> {
-    const run = this.deliveries.then(task);
-    this.deliveries = run.catch(() => undefined);
-    return run;
+    return this.deliveries.run(task);
   }
 
   private async deliverQueued(): Promise<void> {
