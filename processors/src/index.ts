@@ -15,4 +15,4 @@ export {
   type ProcessorOutput,
   type SourceRecord,
 } from './window/partition-processor.js';
-export { hourStartOf, WINDOW_MS, windowStartOf } from './window/tumbling.js';
+export { WINDOW_MS, windowStartOf } from './window/tumbling.js';

@@ -1,6 +1,5 @@
 import type { LakeSink, WindowResults, WindowSink } from '@genai-pipeline/sinks';
 import type { ProcessorOutput } from '../window/partition-processor.js';
-import { hourStartOf } from '../window/tumbling.js';
 
 /**
  * Routes a partition's results to every sink: all tables to the lake sink (ordinals are source offsets,
@@ -35,10 +34,10 @@ export class ResultFanOut implements ProcessorOutput {
     if (this.windowSinks.length > 0) this.pendingWindows.push(window);
   }
 
-  /** After an input batch: write what is ready; hour partitions the watermark has passed are complete. */
+  /** After an input batch: write what is ready; file spans the watermark has passed are complete. */
   async afterBatch(watermark: number): Promise<void> {
     await this.lake.flushReady();
-    await this.lake.flushPartitionsBefore(hourStartOf(watermark));
+    await this.lake.flushPartitionsBefore(watermark);
     await this.drainWindows();
   }
 

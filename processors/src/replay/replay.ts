@@ -16,6 +16,8 @@ import { commitStaging, discardStaging, stagingDir } from './staging.js';
  * sink keeps closed rows in columnar chunks (~250 bytes a row), so this bounds memory too.
  */
 const REPLAY_MAX_PENDING_ROWS = 250_000;
+/** With an S3 lake, files roll every 15 minutes of event time (or at the row cap): large files for Athena. */
+const S3_FILE_SPAN_MS = 15 * 60_000;
 
 export interface ReplayOptions extends SinkOptions {
   inputs: readonly string[];
@@ -57,6 +59,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     store: teeStore([new LocalLakeStore(staging), ...sinks.lakeStores]),
     encoder,
     maxPendingRows: REPLAY_MAX_PENDING_ROWS,
+    ...(sinks.lakeStores.length > 0 ? { fileSpanMs: S3_FILE_SPAN_MS } : {}),
     sourceId: `replay-${sourceId}`,
     // Dead letters are a per-run audit log (CONTRACT.md §4), so their files carry the run.
     deadLetterSourceId: `replay-${sourceId}-run-${runId}`,

@@ -2,8 +2,3 @@
 export const WINDOW_MS = 60_000;
 
 export const windowStartOf = (eventTime: number): number => Math.floor(eventTime / WINDOW_MS) * WINDOW_MS;
-
-const HOUR_MS = 3_600_000;
-
-/** Start of the UTC hour holding `time` (the lake's `hour=` partition). */
-export const hourStartOf = (time: number): number => Math.floor(time / HOUR_MS) * HOUR_MS;
