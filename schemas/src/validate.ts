@@ -21,6 +21,15 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; error: s
 /** How far event_time may lie after the processing clock (exactly this much is still valid). */
 export const MAX_EVENT_TIME_AHEAD_MS = 3_600_000;
 export const MAX_EVENT_ID_LENGTH = 128;
+/** The widest epoch-millisecond range a date (and so a lake partition) can hold. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Characters as users count them (code points): an emoji is one character, two UTF-16 units. */
+function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
 
 enum Rule {
   /** Required string of 1 to 128 characters. */
@@ -185,12 +194,15 @@ function fieldError(name: string, rule: Rule, value: unknown): string {
   switch (rule) {
     case Rule.EventId:
       return typeof value === 'string' && value.length > MAX_EVENT_ID_LENGTH
-        ? `${name}: must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${value.length})`
+        ? `${name}: must be at most ${MAX_EVENT_ID_LENGTH} characters (got ${characterCount(value)})`
         : `${name}: must be a non-empty string (got ${got})`;
     case Rule.EventTime:
-      return Number.isSafeInteger(value)
-        ? `${name}: ${got} is more than 1 hour after the processing clock`
-        : `${name}: must be an integer number of epoch milliseconds (got ${got}; ISO strings are not accepted)`;
+      if (!Number.isSafeInteger(value)) {
+        return `${name}: must be an integer number of epoch milliseconds (got ${got}; ISO strings are not accepted)`;
+      }
+      return Math.abs(value as number) > MAX_DATE_MS
+        ? `${name}: ${got} is outside the dates a timestamp can hold (±${MAX_DATE_MS} ms)`
+        : `${name}: ${got} is more than 1 hour after the processing clock`;
     case Rule.RequiredString:
       return `${name}: must be a non-empty string (got ${got})`;
     case Rule.OptionalString:
@@ -219,9 +231,15 @@ const INVALID: unique symbol = Symbol('invalid');
 function normalise(rule: Rule, v: unknown, nowMs: number): unknown {
   switch (rule) {
     case Rule.EventId:
-      return typeof v === 'string' && v.length > 0 && v.length <= MAX_EVENT_ID_LENGTH ? v : INVALID;
+      return typeof v === 'string' &&
+        v.length > 0 &&
+        (v.length <= MAX_EVENT_ID_LENGTH || characterCount(v) <= MAX_EVENT_ID_LENGTH)
+        ? v
+        : INVALID;
     case Rule.EventTime:
-      return Number.isSafeInteger(v) && (v as number) - nowMs <= MAX_EVENT_TIME_AHEAD_MS
+      return Number.isSafeInteger(v) &&
+        (v as number) - nowMs <= MAX_EVENT_TIME_AHEAD_MS &&
+        (v as number) >= -MAX_DATE_MS
         ? (v as number) + 0
         : INVALID;
     case Rule.RequiredString:

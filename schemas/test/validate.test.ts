@@ -193,6 +193,21 @@ describe('validateInvocation: invalid events', () => {
     );
   });
 
+  it('counts event_id characters as code points: 128 emoji are 128 characters', () => {
+    expect(validateInvocation(withField('event_id', '😀'.repeat(128)), NOW).ok).toBe(true);
+    expect(invocationError(withField('event_id', '😀'.repeat(129)))).toBe(
+      'event_id: must be at most 128 characters (got 129)',
+    );
+  });
+
+  it('accepts event times before 1970 but not beyond the dates a timestamp can hold', () => {
+    expect(validateInvocation(withField('event_time', -1), NOW).ok).toBe(true);
+    expect(validateInvocation(withField('event_time', -8.64e15), NOW).ok).toBe(true);
+    expect(invocationError(withField('event_time', -8.64e15 - 1))).toBe(
+      'event_time: -8640000000000001 is outside the dates a timestamp can hold (±8640000000000000 ms)',
+    );
+  });
+
   it('rejects numbers given as strings, with the contract example message', () => {
     expect(invocationError(withField('input_tokens', '12'))).toBe(
       'input_tokens: must be an integer >= 0 (got "12")',

@@ -39,6 +39,8 @@ function inputError(file: InputFile, error: unknown): Error {
 }
 
 const NEWLINE = 0x0a;
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const hasByteOrderMark = (bytes: Buffer): boolean => bytes.subarray(0, UTF8_BOM.length).equals(UTF8_BOM);
 const CARRIAGE_RETURN = 0x0d;
 
 /**
@@ -52,10 +54,13 @@ async function* jsonLineBatches(file: InputFile): AsyncGenerator<SourceRecord[]>
   const stream = file.gzip ? raw.pipe(createGunzip({ chunkSize: READ_CHUNK_BYTES })) : raw;
   if (file.gzip) raw.on('error', (error) => stream.destroy(error));
   let carry: Buffer | undefined;
+  let firstChunk = true;
   for await (const chunk of stream) {
     const bytes = carry === undefined ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
     const batch: SourceRecord[] = [];
-    let start = 0;
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the first line.
+    let start = firstChunk && hasByteOrderMark(bytes) ? UTF8_BOM.length : 0;
+    firstChunk = false;
     for (let newline = bytes.indexOf(NEWLINE); newline !== -1; newline = bytes.indexOf(NEWLINE, start)) {
       pushLine(batch, bytes, start, newline);
       start = newline + 1;

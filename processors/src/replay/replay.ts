@@ -45,10 +45,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     ? await loadPriceOverrides(options.pricingFile)
     : new Map();
   const maxOutOfOrdernessMs = Math.round(options.maxOutOfOrdernessSeconds * 1000);
-  const sourceId = await replaySourceId(options.inputs, {
-    maxOutOfOrdernessMs,
-    prices: [...overrides.entries()].sort(([a], [b]) => a.localeCompare(b)),
-  });
+  const sourceId = `replay-${await replaySourceId(options.inputs)}`;
   await new LocalLakeStore(options.lake).ensureWritable();
   const sinks = await openSinks(options);
   const runId = randomUUID().slice(0, 8);
@@ -60,9 +57,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     encoder,
     maxPendingRows: REPLAY_MAX_PENDING_ROWS,
     ...(sinks.lakeStores.length > 0 ? { fileSpanMs: S3_FILE_SPAN_MS } : {}),
-    sourceId: `replay-${sourceId}`,
+    sourceId,
     // Dead letters are a per-run audit log (CONTRACT.md §4), so their files carry the run.
-    deadLetterSourceId: `replay-${sourceId}-run-${runId}`,
+    deadLetterSourceId: `${sourceId}-run-${runId}`,
   });
   const output = new ResultFanOut(lake, sinks.windowSinks);
   const processor = new PartitionProcessor({
@@ -86,7 +83,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       deadLetters: { invalid, late },
     });
     await output.flush();
-    await commitStaging(staging, options.lake);
+    await commitStaging(staging, options.lake, `${sourceId}-`);
   } catch (error) {
     await discardStaging(staging);
     throw error;

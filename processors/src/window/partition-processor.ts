@@ -1,4 +1,5 @@
 import {
+  AVRO_TYPES,
   type EventKind,
   type InvocationEvent,
   type LakeRow,
@@ -362,8 +363,22 @@ export class PartitionProcessor {
     record: SourceRecord,
     now: number,
   ): void {
-    const payload = record.format === 'json' ? record.text : JSON.stringify(record.record);
+    const payload = record.format === 'json' ? record.text : avroPayload(record.kind, record.record);
     this.options.output.deadLetter(offset, { received_at: now, reason, error, payload });
+  }
+}
+
+/**
+ * A dead letter's payload is the raw input (CONTRACT.md §4): for an Avro record, its binary encoding
+ * in base64 (Avro's encoding is deterministic, so this is the record's bytes in the v1 schema; values
+ * JSON cannot hold, such as NaN, survive).
+ */
+function avroPayload(kind: EventKind, record: unknown): string {
+  try {
+    return AVRO_TYPES[kind].toBuffer(record).toString('base64');
+  } catch {
+    // Only a record built outside a decoder can miss fields of the schema: keep what it has.
+    return JSON.stringify(record);
   }
 }
 

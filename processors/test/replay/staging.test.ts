@@ -25,4 +25,32 @@ describe('replay staging', () => {
     await discardStaging(staging);
     expect(await readdir(lake)).toEqual([]);
   });
+
+  test('a run that staged nothing commits nothing and leaves the lake as it was', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'lake-'));
+    expect(await commitStaging(stagingDir(lake, 'empty-run'), lake)).toBe(0);
+    expect(await readdir(lake)).toEqual([]);
+  });
+
+  test("removes an earlier replay's files of the same source that this run did not write again, but no dead letters", async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'lake-'));
+    const partition = 'invocations/dt=2025-01-01/hour=00';
+    await mkdir(join(lake, partition), { recursive: true });
+    await writeFile(join(lake, partition, 'replay-abc-0-9.parquet'), 'old, cut differently');
+    await writeFile(join(lake, partition, 'replay-abc-10-19.parquet'), 'old');
+    await writeFile(join(lake, partition, 'replay-other-0-9.parquet'), 'another input');
+    await mkdir(join(lake, 'dead_letters/dt=2025-01-01/hour=00'), { recursive: true });
+    await writeFile(join(lake, 'dead_letters/dt=2025-01-01/hour=00/replay-abc-run-1-0-0.parquet'), 'audit');
+    const staging = stagingDir(lake, 'run2');
+    await mkdir(join(staging, partition), { recursive: true });
+    await writeFile(join(staging, partition, 'replay-abc-0-19.parquet'), 'new');
+    await commitStaging(staging, lake, 'replay-abc-');
+    expect((await readdir(join(lake, partition))).sort()).toEqual([
+      'replay-abc-0-19.parquet',
+      'replay-other-0-9.parquet',
+    ]);
+    expect(await readdir(join(lake, 'dead_letters/dt=2025-01-01/hour=00'))).toEqual([
+      'replay-abc-run-1-0-0.parquet',
+    ]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { LakeRow } from '@genai-pipeline/schemas';
+import { AVRO_TYPES, type LakeRow } from '@genai-pipeline/schemas';
 import type { WindowResults } from '@genai-pipeline/sinks';
 import { describe, expect, test } from 'vitest';
 import { AnomalyDetector, type AnomalyFinding } from '../../src/anomaly/detector.js';
@@ -56,6 +56,24 @@ const invocation = (eventTime: number, fields: Record<string, unknown> = {}) => 
   latency_ms: 100,
   status: 'OK',
   ...fields,
+});
+/** An invocation with every field the Avro schema has (optional ones null). */
+const fullAvroInvocation = () => ({
+  ...invocation(T0),
+  cache_read_input_tokens: 0,
+  cache_write_input_tokens: 0,
+  ttft_ms: null,
+  error_code: null,
+  finish_reason: null,
+  tenant_id: null,
+  user_id: null,
+  session_id: null,
+  agent_id: null,
+  environment: null,
+  region: null,
+  trace_id: null,
+  span_id: null,
+  cost_usd: null,
 });
 const score = (eventTime: number, fields: Record<string, unknown> = {}) => ({
   kind: 'score',
@@ -258,12 +276,16 @@ describe('PartitionProcessor', () => {
     expect(scorePolarity('faithfulness')).toBe('higher_is_better');
   });
 
-  test('decoded Avro records are validated like JSON and dead-lettered as JSON text', () => {
+  test('decoded Avro records are validated like JSON and dead-lettered as their Avro bytes in base64', () => {
     const { processor, recorded } = setup();
-    processor.process({ format: 'avro', kind: 'invocation', record: invocation(T0, { latency_ms: -1 }) }, 0);
+    const bad = AVRO_TYPES.invocation.fromBuffer(
+      AVRO_TYPES.invocation.toBuffer({ ...fullAvroInvocation(), latency_ms: Number.NaN }),
+    );
+    processor.process({ format: 'avro', kind: 'invocation', record: bad }, 0);
     processor.process({ format: 'avro', kind: 'score', record: score(T0) }, 1);
     expect(processor.counters).toMatchObject({ accepted: 1, invalid: 1 });
-    expect(JSON.parse(recorded.deadLetters[0]?.row.payload as string).latency_ms).toBe(-1);
+    const payload = Buffer.from(recorded.deadLetters[0]?.row.payload as string, 'base64');
+    expect(Number.isNaN(AVRO_TYPES.invocation.fromBuffer(payload).latency_ms)).toBe(true);
   });
 });
 

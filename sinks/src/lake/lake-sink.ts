@@ -238,7 +238,7 @@ export class LakeSink {
   private tableState(table: LakeTableName): TableState {
     let state = this.tables.get(table);
     if (state === undefined) {
-      state = { latestOrdinal: -1, spansCutAtLatest: new Set() };
+      state = { latestOrdinal: Number.NEGATIVE_INFINITY, spansCutAtLatest: new Set() };
       this.tables.set(table, state);
     }
     return state;

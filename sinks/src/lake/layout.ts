@@ -30,12 +30,15 @@ export function assertSafeSourceId(sourceId: string): void {
   }
 }
 
-/** Throws unless ordinal is a non-negative safe integer (so file names parse back unambiguously). */
+/** Throws unless ordinal is a safe integer (window starts before 1970 are negative). */
 export function assertOrdinal(ordinal: number, what: string): void {
-  if (!Number.isSafeInteger(ordinal) || ordinal < 0) {
-    throw new LakeUsageError(`${what}: ordinal ${ordinal} must be a non-negative safe integer`);
+  if (!Number.isSafeInteger(ordinal)) {
+    throw new LakeUsageError(`${what}: ordinal ${ordinal} must be a safe integer`);
   }
 }
+
+/** An ordinal in a file name: negatives as `n<digits>`, so `-` only ever separates the name's parts. */
+const ordinalName = (ordinal: number): string => (ordinal < 0 ? `n${-ordinal}` : String(ordinal));
 
 /**
  * Name of a data file from what it holds: the source and the first and last ordinal (source offset or
@@ -50,5 +53,5 @@ export function dataFileName(sourceId: string, firstOrdinal: number, lastOrdinal
       `lake file name: last ordinal ${lastOrdinal} is before first ordinal ${firstOrdinal}`,
     );
   }
-  return `${sourceId}-${firstOrdinal}-${lastOrdinal}.parquet`;
+  return `${sourceId}-${ordinalName(firstOrdinal)}-${ordinalName(lastOrdinal)}.parquet`;
 }

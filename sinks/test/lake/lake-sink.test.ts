@@ -269,7 +269,17 @@ describe('LakeSink', () => {
       expect(lake.stats().bufferedRows).toBe(0);
     });
 
-    it.each([-1, 0.5, Number.NaN])('rejects ordinal %d', (ordinal) => {
+    it('takes windows before 1970 (negative ordinals)', async () => {
+      const lake = sink();
+      lake.append('rollups_1m', -120_000, [rollup(-120_000, 1)]);
+      lake.append('rollups_1m', -60_000, [rollup(-60_000, 1)]);
+      await lake.flush();
+      expect(await fileRowCounts()).toEqual({
+        'rollups_1m/dt=1969-12-31/hour=23/src-n120000-n60000.parquet': 2,
+      });
+    });
+
+    it.each([0.5, Number.NaN, 2 ** 53])('rejects ordinal %d', (ordinal) => {
       expect(() => sink().append('invocations', ordinal, [])).toThrow(LakeUsageError);
     });
   });

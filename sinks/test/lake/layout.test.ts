@@ -38,6 +38,11 @@ describe('hourStart', () => {
 });
 
 describe('dataFileName', () => {
+  it('names negative ordinals (windows before 1970) without a second minus sign', () => {
+    expect(dataFileName('src', -120_000, -60_000)).toBe('src-n120000-n60000.parquet');
+    expect(dataFileName('src', -60_000, 0)).toBe('src-n60000-0.parquet');
+  });
+
   it('names a file by source and ordinal range', () => {
     expect(dataFileName('kafka.events-p3', 120, 9_007_199_254_740_991)).toBe(
       'kafka.events-p3-120-9007199254740991.parquet',
@@ -57,7 +62,7 @@ describe('dataFileName', () => {
   });
 
   it.each([
-    [-1, 2, /ordinal -1 must be a non-negative safe integer/],
+    [Number.NaN, 2, /ordinal NaN must be a safe integer/],
     [1.5, 2, /ordinal 1.5 must be/],
     [3, 2, /last ordinal 2 is before first ordinal 3/],
   ])('rejects ordinals %d..%d', (first, last, message) => {
