@@ -54,6 +54,7 @@ interface Pending {
 export class WorkerPoolEncoder implements ParquetEncoder {
   private readonly workers: { worker: Worker; inFlight: Map<number, Pending> }[];
   private nextId = 0;
+  private closing = false;
 
   constructor(size = Math.max(1, availableParallelism() - 1)) {
     this.workers = Array.from({ length: size }, () => this.startWorker());
@@ -72,6 +73,7 @@ export class WorkerPoolEncoder implements ParquetEncoder {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
   }
 
@@ -91,6 +93,10 @@ export class WorkerPoolEncoder implements ParquetEncoder {
     });
     worker.on('error', (error) => this.replaceWorker(slot, error));
     worker.on('messageerror', (error) => this.replaceWorker(slot, error));
+    // A worker that exits by itself (killed, out of memory) must not leave its requests waiting forever.
+    worker.on('exit', (code) => {
+      if (!this.closing) this.replaceWorker(slot, new Error(`exited with code ${code}`));
+    });
     return slot;
   }
 
@@ -98,6 +104,7 @@ export class WorkerPoolEncoder implements ParquetEncoder {
     for (const pending of slot.inFlight.values()) {
       pending.reject(new EncoderWorkerError(`Parquet encoder worker failed: ${error.message}`));
     }
+    slot.inFlight.clear();
     const index = this.workers.indexOf(slot);
     if (index !== -1) this.workers[index] = this.startWorker();
   }

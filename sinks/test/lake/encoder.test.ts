@@ -15,7 +15,9 @@ describe('Parquet encoders', () => {
 
   it('the worker pool produces the same bytes as encoding inline, for every table', async () => {
     const batches = encodeColumns(LAKE_TABLES.invocations, rows);
-    expect(await pool.encode('invocations', batches)).toEqual(encodeParquet(LAKE_TABLES.invocations, rows));
+    // Buffer#equals: a deep equality over megabytes element by element would take the test's time.
+    const fromWorker = Buffer.from(await pool.encode('invocations', batches));
+    expect(fromWorker.equals(Buffer.from(encodeParquet(LAKE_TABLES.invocations, rows)))).toBe(true);
     for (const spec of Object.values(LAKE_TABLES)) {
       const sample = Array.from({ length: 5 }, (_, i) => sampleRow(spec, i));
       const sampleBatches = encodeColumns(spec, sample);
@@ -43,5 +45,23 @@ describe('Parquet encoders', () => {
     const batches = encodeColumns(LAKE_TABLES.invocations, rows.slice(0, 100));
     const first = await pool.encode('invocations', batches);
     expect(await pool.encode('invocations', batches)).toEqual(first);
+  });
+
+  it('a worker that dies fails its requests as retriable, and the pool goes on with a new worker', async () => {
+    const single = new WorkerPoolEncoder(1);
+    try {
+      const batches = encodeColumns(LAKE_TABLES.invocations, rows.slice(0, 20_000));
+      const pending = single.encode('invocations', batches);
+      const slots = (single as unknown as { workers: { worker: { terminate(): Promise<number> } }[] })
+        .workers;
+      await slots[0]?.worker.terminate();
+      await expect(pending).rejects.toMatchObject({ name: 'EncoderWorkerError', retriable: true });
+      const again = Buffer.from(await single.encode('invocations', batches));
+      expect(again.equals(Buffer.from(encodeParquet(LAKE_TABLES.invocations, rows.slice(0, 20_000))))).toBe(
+        true,
+      );
+    } finally {
+      await single.close();
+    }
   });
 });
