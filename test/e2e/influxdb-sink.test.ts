@@ -14,37 +14,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type InfluxV1, influxQuery, influxV1Source, startInfluxV1 } from '../support/influx/influxd.js';
 import { InfluxV2TestEndpoint, type StoredPoint } from '../support/influx/v2-endpoint.js';
 import { syntheticWindows, windowRows } from '../support/influx/windows.js';
+import { SERIES_KEYS } from '../support/series-keys.js';
 
 const NOW = Date.UTC(2025, 5, 2, 12, 0, 0);
 const fastRetries = { initialDelayMs: 5, maxDelayMs: 40, maxAttempts: 4, breakerThreshold: 1_000 };
 const quietLogger: SinkLogger = { warn: () => {} };
 
-const TAG_COLUMNS: Record<string, Array<[column: string, tag: string]>> = {
-  rollups_1m: [
-    ['service', 'service'],
-    ['provider', 'provider'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-  ],
-  score_rollups_1m: [
-    ['service', 'service'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-    ['name', 'score_name'],
-  ],
-  anomalies: [
-    ['service', 'service'],
-    ['provider', 'provider'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-    ['kind', 'kind'],
-    ['score_name', 'score_name'],
-  ],
-};
-
 /** A row as InfluxDB holds it: tags (absent ones missing) and fields (null ones missing), time = window_start. */
 function expectedPoint(table: string, row: LakeRow) {
-  const tagColumns = TAG_COLUMNS[table] ?? [];
+  const tagColumns = SERIES_KEYS[table] ?? [];
   const tags: Record<string, string> = {};
   for (const [column, tag] of tagColumns) if (row[column] !== null) tags[tag] = String(row[column]);
   const fields: Record<string, string | number> = {};
@@ -77,8 +55,8 @@ if (source.kind === 'none' && !ci) console.warn(`skipping the influxd tests: ${s
 /** Every point of the measurements, via InfluxQL, in the shape of expectedPoint. */
 async function queryPoints(url: string, db: string): Promise<ExpectedPoint[]> {
   const points: ExpectedPoint[] = [];
-  for (const measurement of Object.keys(TAG_COLUMNS)) {
-    const tagNames = new Set((TAG_COLUMNS[measurement] ?? []).map(([, tag]) => tag));
+  for (const measurement of Object.keys(SERIES_KEYS)) {
+    const tagNames = new Set((SERIES_KEYS[measurement] ?? []).map(([, tag]) => tag));
     for (const series of await influxQuery(url, `SELECT * FROM "${measurement}"`, db)) {
       for (const values of series.values) {
         const point: ExpectedPoint = { measurement, time: 0, tags: {}, fields: {} };

@@ -16,6 +16,7 @@ import {
   TimestreamTestEndpoint,
 } from '../support/aws/timestream-endpoint.js';
 import { syntheticWindows, windowRows } from '../support/influx/windows.js';
+import { SERIES_KEYS } from '../support/series-keys.js';
 
 const HOUR_MS = 3_600_000;
 const NOW = Date.UTC(2025, 5, 2, 12, 0, 0);
@@ -24,32 +25,9 @@ const TABLE = 'metrics_1m';
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const fastRetries = { initialDelayMs: 5, maxDelayMs: 40, maxAttempts: 5, breakerThreshold: 1_000 };
 
-const DIMENSIONS: Record<string, Array<[column: string, dimension: string]>> = {
-  rollups_1m: [
-    ['service', 'service'],
-    ['provider', 'provider'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-  ],
-  score_rollups_1m: [
-    ['service', 'service'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-    ['name', 'score_name'],
-  ],
-  anomalies: [
-    ['service', 'service'],
-    ['provider', 'provider'],
-    ['model_id', 'model_id'],
-    ['tenant_id', 'tenant_id'],
-    ['kind', 'kind'],
-    ['score_name', 'score_name'],
-  ],
-};
-
 /** What the endpoint must hold for a row: dimensions, time and every non-null measure, typed. */
 function expectedRecord(table: string, row: LakeRow) {
-  const pairs = DIMENSIONS[table] ?? [];
+  const pairs = SERIES_KEYS[table] ?? [];
   const dimensions: Record<string, string> = {};
   for (const [column, name] of pairs) if (row[column] !== null) dimensions[name] = String(row[column]);
   const measures: Record<string, { type: string; value: string }> = {};

@@ -5,7 +5,7 @@ const REDRAW_MS = 250;
 /** A one-line progress display on a terminal's stderr; nothing when stderr is not a terminal. */
 export function progressLine(stream: NodeJS.WriteStream = process.stderr) {
   const started = performance.now();
-  let lastDraw = 0;
+  let lastDraw = Number.NEGATIVE_INFINITY;
   return {
     update(counters: Readonly<ProcessorCounters>): void {
       if (!stream.isTTY) return;
@@ -19,7 +19,7 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr) {
       );
     },
     done(): void {
-      if (stream.isTTY && lastDraw > 0) stream.write('\n');
+      if (stream.isTTY && Number.isFinite(lastDraw)) stream.write('\n');
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { LakeRow } from '@genai-pipeline/schemas';
 import type { LakeSink, WindowResults, WindowSink } from '@genai-pipeline/sinks';
 import type { ProcessorOutput } from '../window/partition-processor.js';
 
@@ -17,11 +18,11 @@ export class ResultFanOut implements ProcessorOutput {
     private readonly windowSinks: readonly WindowSink[],
   ) {}
 
-  raw(table: 'invocations' | 'scores', offset: number, row: WindowResults['rollups'][number]): void {
+  raw(table: 'invocations' | 'scores', offset: number, row: LakeRow): void {
     this.lake.append(table, offset, [row]);
   }
 
-  deadLetter(offset: number, row: WindowResults['rollups'][number]): void {
+  deadLetter(offset: number, row: LakeRow): void {
     this.lake.append('dead_letters', offset, [row]);
   }
 

@@ -13,7 +13,7 @@ import { commitStaging, discardStaging, stagingDir } from './staging.js';
 
 /**
  * Rows handed to the encoder workers but not yet written before reading waits for them: the lake
- * sink keeps closed rows in columnar chunks (~250 bytes a row), so this bounds memory too.
+ * sink keeps closed rows in columnar chunks (~315 bytes an invocation row), so this bounds memory too.
  */
 const REPLAY_MAX_PENDING_ROWS = 250_000;
 /** With an S3 lake, files roll every 15 minutes of event time (or at the row cap): large files for Athena. */

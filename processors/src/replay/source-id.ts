@@ -8,7 +8,7 @@ const READ_CHUNK_BYTES = 1 << 20;
  * inputs (wherever they are stored) give the same id, so a later replay replaces that output; other
  * inputs give another id and add to the lake. Options are left out on purpose: replaying the same
  * inputs with corrected prices or another out-of-orderness replaces the earlier results. Hashing is a
- * pass over the raw (for `.gz`, compressed) bytes: ~0.6 s per GB here.
+ * pass over the raw (for `.gz`, compressed) bytes: 0.56 s for the 520 MB benchmark file here.
  */
 export async function replaySourceId(inputPaths: readonly string[]): Promise<string> {
   const hash = createHash('sha256');

@@ -142,10 +142,6 @@ export class PartitionProcessor {
     return this.maxAcceptedEventTime - this.options.maxOutOfOrdernessMs;
   }
 
-  get openWindowCount(): number {
-    return this.openWindows.size;
-  }
-
   process(record: SourceRecord, offset: number): void {
     this.counters.events += 1;
     const now = this.clock();

