@@ -20,7 +20,8 @@ export {
   validateLakeRows,
   writeParquetFile,
 } from './lake/parquet.js';
-export type { LakeStore } from './lake/store.js';
+export { removeFilesFrom } from './lake/prune.js';
+export type { LakeStore, PrunableLakeStore } from './lake/store.js';
 export * from './s3/index.js';
 export * from './timestream/index.js';
 export {

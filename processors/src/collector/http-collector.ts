@@ -19,7 +19,9 @@
  * - 415 for another content type; 404/405 for other paths and methods;
  * - 503 + `Retry-After` when the bytes of the requests in flight would pass `maxInFlightBytes`
  *   (load shedding; a request is always let in when nothing else is in flight, so a body under
- *   `maxBodyBytes` can never be refused for good), or when the durable append fails (retriable).
+ *   `maxBodyBytes` can never be refused for good), when `shedReason` gives one (the processor too far
+ *   behind the log: backpressure to the producers instead of an ever-growing log), or when the
+ *   durable append fails (retriable).
  *
  * Records are stored in the log as JSON text lines, which is what the replay/processor side reads:
  * a valid record as its normalised event (unknown fields dropped, as the contract wants) with
@@ -53,6 +55,15 @@ export interface CollectorOptions {
   clock?: () => number;
   /** Seconds in the Retry-After header of a 503; default 1. */
   retryAfterSeconds?: number;
+  /** Other metrics served on /metrics beside the collector's own (the pipeline's health). */
+  registries?: readonly Registry[];
+  /** What /healthz answers beyond "the collector is up": 503 with the reason when it returns one. */
+  unhealthyReason?: () => string | undefined;
+  /**
+   * Load shedding beyond bytes in flight: a reason to answer 503 + Retry-After (for example the
+   * processor being too far behind the log), or undefined to take the request.
+   */
+  shedReason?: () => string | undefined;
 }
 
 export interface Collector {
@@ -192,6 +203,9 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     maxInFlightBytes = 64 * MiB,
     clock = Date.now,
     retryAfterSeconds = 1,
+    registries = [],
+    unhealthyReason = () => undefined,
+    shedReason = () => undefined,
   } = options;
   const metrics = createMetrics(log);
   let inFlightBytes = 0;
@@ -261,6 +275,8 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         { connection: 'close' },
       );
     }
+    const overloaded = shedReason();
+    if (overloaded !== undefined) return shed(res, `collector is shedding load: ${overloaded}`);
     const held = { bytes: 0 };
     if (Number.isFinite(declared)) {
       if (!reserve(declared, 0)) return shed(res, 'collector is shedding load: too many bytes in flight');
@@ -274,7 +290,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         contentType === AVRO ? await parseAvroContainer(body, nowMs) : parseJsonLines(body, nowMs);
       const stopTimer = metrics.appendSeconds.startTimer();
       try {
-        await log.append(parsed.lines);
+        await log.append(parsed.lines, nowMs);
       } catch (error) {
         return shed(res, `storing the batch failed: ${(error as Error).message}`);
       } finally {
@@ -301,11 +317,18 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
       return postEvents(req, res);
     }
-    if (path === '/healthz' && req.method === 'GET') return send(res, 200, { status: 'ok' });
+    if (path === '/healthz' && req.method === 'GET') {
+      const reason = unhealthyReason();
+      return reason === undefined
+        ? send(res, 200, { status: 'ok' })
+        : send(res, 503, { status: 'unhealthy', reason });
+    }
     if (path === '/metrics' && req.method === 'GET') {
-      const text = await metrics.registry.metrics();
+      const served =
+        registries.length === 0 ? metrics.registry : Registry.merge([metrics.registry, ...registries]);
+      const text = await served.metrics();
       metrics.requests.inc({ status: '200' });
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.writeHead(200, { 'content-type': served.contentType });
       return res.end(text);
     }
     send(res, 404, { error: `no route ${req.method} ${path}` });

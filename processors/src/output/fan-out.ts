@@ -35,6 +35,11 @@ export class ResultFanOut implements ProcessorOutput {
     if (this.windowSinks.length > 0) this.pendingWindows.push(window);
   }
 
+  /** Rows not yet in a written lake file. */
+  get bufferedRows(): number {
+    return this.lake.stats().bufferedRows;
+  }
+
   /** After an input batch: write what is ready; file spans the watermark has passed are complete. */
   async afterBatch(watermark: number): Promise<void> {
     await this.lake.flushReady();

@@ -1,8 +1,8 @@
 import {
   CloudWatchSink,
   InfluxSink,
-  type LakeStore,
   type PipelineHealthReport,
+  type PrunableLakeStore,
   parseS3LakeConfig,
   S3LakeStore,
   type SinkHealth,
@@ -36,7 +36,7 @@ const logTo = (sink: string) => (message: string) => process.stderr.write(`${sin
 /** Every chosen sink, opened and checked, ready to take results. */
 export interface OpenedSinks {
   /** Extra places the lake's files go to, beside the local lake. */
-  lakeStores: LakeStore[];
+  lakeStores: PrunableLakeStore[];
   windowSinks: WindowSink[];
   /** Each sink's own health (sent, failed, retried, breaker, out_of_horizon...), for the end-of-run report. */
   health(): Record<string, SinkHealth>;
@@ -57,7 +57,7 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
     throw new Error(`unknown sink ${unknown.join(', ')} (available: ${SINK_NAMES.join(', ')})`);
   }
   const chosen = new Set(options.sinks);
-  const lakeStores: LakeStore[] = [];
+  const lakeStores: PrunableLakeStore[] = [];
   const windowSinks: WindowSink[] = [];
   const healthSources: Record<string, () => SinkHealth> = {};
   let cloudwatch: CloudWatchSink | undefined;

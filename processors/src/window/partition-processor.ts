@@ -24,10 +24,14 @@ import type { Pricer } from '../pricing/pricer.js';
 import { DedupeIndex, type DedupeSnapshot } from './dedupe-index.js';
 import { WINDOW_MS, windowStartOf } from './tumbling.js';
 
-/** One input record as a source delivers it: a JSON line, or a record decoded from Avro. */
+/**
+ * One input record as a source delivers it: a JSON line, a record decoded from Avro, or bytes that
+ * could not be decoded at all (a dead letter carrying the payload and the decoder's error).
+ */
 export type SourceRecord =
   | { format: 'json'; text: string }
-  | { format: 'avro'; kind: EventKind; record: unknown };
+  | { format: 'avro'; kind: EventKind; record: unknown }
+  | { format: 'undecodable'; payload: string; error: string };
 
 /** Where a partition's results go; implementations buffer, they must not throw for ordinary rows. */
 export interface ProcessorOutput {
@@ -142,13 +146,15 @@ export class PartitionProcessor {
     return this.maxAcceptedEventTime - this.options.maxOutOfOrdernessMs;
   }
 
-  process(record: SourceRecord, offset: number): void {
+  /**
+   * `receivedAt` is when the source took the record in (epoch ms); it judges "too far in the future"
+   * and stamps dead letters, so processing the same records again after a crash gives the same rows.
+   * Without it, the processor's clock.
+   */
+  process(record: SourceRecord, offset: number, receivedAt?: number): void {
     this.counters.events += 1;
-    const now = this.clock();
-    const result: ValidationResult<TelemetryEvent> =
-      record.format === 'json'
-        ? parseJsonLine(record.text, now)
-        : validateEvent(record.record, record.kind, now);
+    const now = receivedAt ?? this.clock();
+    const result = validate(record, now);
     if (!result.ok) {
       this.counters.invalid += 1;
       this.deadLetter(offset, 'invalid', result.error, record, now);
@@ -359,8 +365,24 @@ export class PartitionProcessor {
     record: SourceRecord,
     now: number,
   ): void {
-    const payload = record.format === 'json' ? record.text : avroPayload(record.kind, record.record);
+    const payload =
+      record.format === 'json'
+        ? record.text
+        : record.format === 'avro'
+          ? avroPayload(record.kind, record.record)
+          : record.payload;
     this.options.output.deadLetter(offset, { received_at: now, reason, error, payload });
+  }
+}
+
+function validate(record: SourceRecord, now: number): ValidationResult<TelemetryEvent> {
+  switch (record.format) {
+    case 'json':
+      return parseJsonLine(record.text, now);
+    case 'avro':
+      return validateEvent(record.record, record.kind, now);
+    case 'undecodable':
+      return { ok: false, error: record.error };
   }
 }
 

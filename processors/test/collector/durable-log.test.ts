@@ -189,3 +189,45 @@ test('after SIGKILL at a random moment, every acknowledged record is there exact
   expect(acknowledged.size).toBeGreaterThan(0);
   for (const [offset, record] of acknowledged) expect(texts[offset]).toBe(record);
 });
+
+describe('DurableLog receive times and readers', () => {
+  test('each record reads back with its batch receive time, also after truncation and reopen', async () => {
+    const { dir, log } = await openFresh();
+    await log.append(['a', 'b'], 1_000);
+    await log.append(['c'], 2_000);
+    await log.append([], 2_500);
+    await log.append(['d', 'e', 'f'], 3_000);
+    const times = (from: number, max = 10, source = log) =>
+      source.read(from, max).map((e) => [e.offset, e.receivedAt]);
+    expect(times(0)).toEqual([
+      [0, 1_000],
+      [1, 1_000],
+      [2, 2_000],
+      [3, 3_000],
+      [4, 3_000],
+      [5, 3_000],
+    ]);
+    expect(times(4, 1)).toEqual([[4, 3_000]]);
+    await log.truncateBefore(4);
+    await log.close();
+    opened.pop();
+    const reopened = DurableLog.open(dir);
+    opened.push(reopened);
+    expect(times(0, 10, reopened)).toEqual([
+      [4, 3_000],
+      [5, 3_000],
+    ]);
+  });
+
+  test('waitForRecords resolves when an append commits, false on timeout or close', async () => {
+    const { log } = await openFresh();
+    const waiting = log.waitForRecords(0, 60_000);
+    await log.append(['x']);
+    expect(await waiting).toBe(true);
+    expect(await log.waitForRecords(1, 1)).toBe(false);
+    const pending = log.waitForRecords(1, 60_000);
+    await log.close();
+    opened.pop();
+    expect(await pending).toBe(false);
+  });
+});

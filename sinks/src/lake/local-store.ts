@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LakeStoreError, LakeUsageError } from './errors.js';
-import type { LakeStore } from './store.js';
+import type { PrunableLakeStore } from './store.js';
 
 // Conditions that can clear without a change to the program (load, full disk freed, flaky device).
 const RETRIABLE_CODES = new Set([
@@ -46,7 +46,7 @@ async function syncDirectory(dir: string): Promise<void> {
  * directory (query engines skip dot files), fsynced, then renamed over the final name, so readers
  * never see a partial file and a rewrite replaces the old one atomically.
  */
-export class LocalLakeStore implements LakeStore {
+export class LocalLakeStore implements PrunableLakeStore {
   readonly rootDir: string;
 
   constructor(rootDir: string) {
@@ -88,6 +88,31 @@ export class LocalLakeStore implements LakeStore {
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       throw storeError(target, `writing lake file ${target} failed`, error);
+    }
+  }
+
+  async *list(dir: string): AsyncIterable<string> {
+    const folder = this.resolve(dir);
+    const entries = await readdir(folder, { withFileTypes: true }).catch((error: unknown) => {
+      if (errorCode(error) === 'ENOENT') return [];
+      throw storeError(folder, `listing lake folder ${folder} failed`, error);
+    });
+    for (const entry of entries) {
+      const child = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) yield* this.list(child);
+      else yield child;
+    }
+  }
+
+  async remove(relativePath: string): Promise<void> {
+    const target = this.resolve(relativePath);
+    try {
+      await rm(target);
+      await syncDirectory(path.dirname(target));
+    } catch (error) {
+      // Already gone, with its folder or not: what remove promises.
+      if (errorCode(error) === 'ENOENT') return;
+      throw storeError(target, `removing lake file ${target} failed`, error);
     }
   }
 

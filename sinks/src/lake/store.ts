@@ -8,3 +8,11 @@ export interface LakeStore {
   /** Where the lake is, for logs and errors (a directory, an s3:// URL). */
   describe(): string;
 }
+
+/** A store whose files can be listed and removed: what recovery after a crash needs. */
+export interface PrunableLakeStore extends LakeStore {
+  /** Relative paths of every file under the relative folder `dir` (a table), in no particular order. */
+  list(dir: string): AsyncIterable<string>;
+  /** Removes the file at relativePath; a missing file is not an error. */
+  remove(relativePath: string): Promise<void>;
+}

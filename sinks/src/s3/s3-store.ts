@@ -2,12 +2,14 @@ import { posix } from 'node:path';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LakeStoreError, LakeUsageError } from '../lake/errors.js';
-import type { LakeStore } from '../lake/store.js';
+import type { PrunableLakeStore } from '../lake/store.js';
 import { type ResilienceOptions, type SinkHealth, SinkResilience } from '../util/resilience.js';
 import { isRetriable } from '../util/retriable.js';
 import { formatS3Location, S3_LIMITS, type S3LakeConfig, type S3Location, s3ClientConfig } from './config.js';
@@ -89,7 +91,7 @@ function isRetriableS3Error(error: unknown): boolean {
  * Each put is one request under SinkResilience: retriable failures (throttling, 5xx, network, timeouts)
  * are retried with backoff and jitter as a whole new upload, behind a circuit breaker.
  */
-export class S3LakeStore implements LakeStore {
+export class S3LakeStore implements PrunableLakeStore {
   readonly location: S3Location;
   private readonly client: S3Client;
   private readonly partSizeBytes: number;
@@ -161,19 +163,11 @@ export class S3LakeStore implements LakeStore {
    */
   async ensureWritable(): Promise<void> {
     const key = this.keyFor(WRITE_PROBE_NAME);
-    try {
-      await this.resilience.execute(async () => {
-        try {
-          await this.client.send(
-            new PutObjectCommand({ Bucket: this.location.bucket, Key: key, Body: new Uint8Array(0) }),
-          );
-        } catch (error) {
-          throw new AttemptError(error);
-        }
-      });
-    } catch (error) {
-      throw this.finalError(key, `S3 lake ${this.describe()} is not writable`, error);
-    }
+    await this.attempt(key, `S3 lake ${this.describe()} is not writable`, () =>
+      this.client.send(
+        new PutObjectCommand({ Bucket: this.location.bucket, Key: key, Body: new Uint8Array(0) }),
+      ),
+    );
     // The put proved writability; a writer without s3:DeleteObject leaves one fixed, skipped marker.
     await this.client
       .send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: key }))
@@ -193,6 +187,35 @@ export class S3LakeStore implements LakeStore {
     if (bytes.byteLength > this.partSizeBytes) this.counters.multipartUploads++;
     this.counters.lastPutLatencyMs = latency;
     this.counters.putLatencyMsTotal += latency;
+  }
+
+  async *list(dir: string): AsyncIterable<string> {
+    const prefix = `${this.keyFor(dir)}/`;
+    const rootLength = this.location.prefix === '' ? 0 : this.location.prefix.length + 1;
+    const what = `listing lake objects under s3://${this.location.bucket}/${prefix} failed`;
+    let continuationToken: string | undefined;
+    do {
+      const page: ListObjectsV2CommandOutput = await this.attempt(prefix, what, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.location.bucket,
+            Prefix: prefix,
+            ContinuationToken: continuationToken,
+          }),
+        ),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined) yield object.Key.slice(rootLength);
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken !== undefined);
+  }
+
+  async remove(relativePath: string): Promise<void> {
+    const key = this.keyFor(relativePath);
+    await this.attempt(key, `removing lake object s3://${this.location.bucket}/${key} failed`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: key })),
+    );
   }
 
   health(): S3LakeStoreHealth {
@@ -237,6 +260,21 @@ export class S3LakeStore implements LakeStore {
       if ((error as AwsErrorShape | null)?.name === 'NoSuchUpload') return true;
       this.counters.uploadsLeftIncomplete++;
       return false;
+    }
+  }
+
+  /** One request under the retry policy and breaker; failures as LakeStoreError naming `what`. */
+  private async attempt<T>(key: string, what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await this.resilience.execute(async () => {
+        try {
+          return await request();
+        } catch (error) {
+          throw new AttemptError(error);
+        }
+      });
+    } catch (error) {
+      throw this.finalError(key, what, error);
     }
   }
 

@@ -1,0 +1,222 @@
+import type {
+  LakeStore,
+  ParquetEncoder,
+  PrunableLakeStore,
+  WindowResults,
+  WindowSink,
+} from '@genai-pipeline/sinks';
+import type { AnomalyParams } from '../anomaly/detector.js';
+import type { Pricer } from '../pricing/pricer.js';
+import type { Source, SourceBatch } from '../sources/source.js';
+import type { ProcessorCounters } from '../window/partition-processor.js';
+import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.js';
+import { PartitionPipeline } from './partition-pipeline.js';
+
+export interface PipelineOptions {
+  source: Source;
+  /** Lake file prefix of a partition: unique per source partition and stable across restarts. */
+  sourceIdOf: (partition: string) => string;
+  /** Where lake files go (all stores get every file). */
+  store: LakeStore;
+  /** The same stores, for removing what was written after the last checkpoint. */
+  prunableStores: readonly PrunableLakeStore[];
+  encoder: ParquetEncoder;
+  windowSinks: readonly WindowSink[];
+  checkpoints: CheckpointStore;
+  pricer: Pricer;
+  maxOutOfOrdernessMs: number;
+  anomalyParams?: Partial<AnomalyParams>;
+  /** Processing time between checkpoints. */
+  checkpointIntervalMs: number;
+  /** Records asked of the source per poll. */
+  maxPollRecords?: number;
+  /** How long a poll waits for records. */
+  pollWaitMs?: number;
+  clock?: () => number;
+  log?: (line: string) => void;
+  /** Every batch processed (metrics). */
+  onBatch?: (batch: SourceBatch, delta: ProcessorCounters) => void;
+  onWindowClosed?: (partition: string, window: WindowResults) => void;
+  /** Every checkpoint attempt with its duration (flush included) and outcome. */
+  onCheckpoint?: (result: { ok: boolean; durationMs: number; error?: unknown }) => void;
+}
+
+const DEFAULT_MAX_POLL_RECORDS = 5_000;
+const DEFAULT_POLL_WAIT_MS = 200;
+/** Lake rows in files being written per partition before a batch waits (backpressure). */
+const MAX_PENDING_ROWS = 100_000;
+
+const counterDelta = (after: ProcessorCounters, before: ProcessorCounters): ProcessorCounters => ({
+  events: after.events - before.events,
+  accepted: after.accepted - before.accepted,
+  duplicates: after.duplicates - before.duplicates,
+  late: after.late - before.late,
+  invalid: after.invalid - before.invalid,
+});
+
+/**
+ * Sources → partition pipelines → sinks, continuously (`genai-pipeline run`). Each partition is
+ * processed on its own (CONTRACT.md §2). Checkpoints: every partition's output is delivered (lake
+ * files stored, metric sinks acknowledged), then every partition's state and position are saved in
+ * one atomic write, and only then does the source learn it may commit (Kafka offsets, log retention).
+ * After a crash, `start` resumes each partition from the last checkpoint and removes what was written
+ * after it, so the lake ends up as if the crash had not happened.
+ */
+export class Pipeline {
+  private readonly partitions = new Map<string, PartitionPipeline>();
+  private checkpointsByPartition = new Map<string, PartitionCheckpoint>();
+  private readonly clock: () => number;
+  private readonly log: (line: string) => void;
+  private lastCheckpointAt: number | null = null;
+  private lastCheckpointAttempt: number;
+  private readonly lag = new Map<string, { records?: number; ms?: number }>();
+  private stopping = false;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+    this.lastCheckpointAttempt = this.clock();
+  }
+
+  /** Loads the checkpoints and starts the source where they left off. */
+  async start(): Promise<void> {
+    const { source, checkpoints } = this.options;
+    this.checkpointsByPartition = checkpoints.load(source.name);
+    for (const checkpoint of this.checkpointsByPartition.values())
+      await this.openPartition(checkpoint.partition);
+    const positions = new Map([...this.checkpointsByPartition].map(([p, c]) => [p, c.position]));
+    await source.start(positions);
+    if (positions.size > 0) {
+      this.log(`resumed ${positions.size} partition(s) of ${source.name} from their checkpoints`);
+    }
+  }
+
+  /**
+   * Polls and processes until `signal` aborts, checkpointing on the interval. Resolves after the
+   * current batch; call `stop` next for the final checkpoint.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.step();
+      if (this.clock() - this.lastCheckpointAttempt >= this.options.checkpointIntervalMs) {
+        await this.checkpoint().catch(() => undefined);
+      }
+    }
+  }
+
+  /** One poll and its processing; false when the source had nothing. */
+  async step(): Promise<boolean> {
+    const batches = await this.options.source.poll(
+      this.options.maxPollRecords ?? DEFAULT_MAX_POLL_RECORDS,
+      this.options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS,
+    );
+    for (const batch of batches) {
+      const partition = await this.openPartition(batch.partition);
+      const before = { ...partition.counters };
+      await partition.process(batch);
+      this.lag.set(batch.partition, { records: batch.lagRecords, ms: batch.lagMs });
+      this.options.onBatch?.(batch, counterDelta(partition.counters, before));
+    }
+    return batches.length > 0;
+  }
+
+  /** Processes until the source has nothing more (the embedded log after its collector stopped). */
+  async drain(): Promise<void> {
+    while (await this.step()) {
+      // each step processes one poll
+    }
+  }
+
+  /**
+   * Delivers everything processed, then saves every partition's checkpoint in one atomic write and
+   * lets the source commit. A failure (a sink down) leaves the previous checkpoint in force; it is
+   * logged, reported and rethrown, and the next interval tries again.
+   */
+  async checkpoint(): Promise<void> {
+    const started = this.clock();
+    this.lastCheckpointAttempt = started;
+    try {
+      const taken: PartitionCheckpoint[] = [];
+      for (const partition of this.partitions.values()) {
+        const checkpoint = await partition.flush(started);
+        if (checkpoint) taken.push(checkpoint);
+      }
+      if (taken.length > 0) {
+        await this.options.checkpoints.save(this.options.source.name, taken);
+        for (const checkpoint of taken) this.checkpointsByPartition.set(checkpoint.partition, checkpoint);
+        await this.options.source.commit(new Map(taken.map((c) => [c.partition, c.position])));
+      }
+      this.lastCheckpointAt = started;
+      this.options.onCheckpoint?.({ ok: true, durationMs: this.clock() - started });
+    } catch (error) {
+      this.log(`checkpoint failed, the previous one stays in force: ${(error as Error).message}`);
+      this.options.onCheckpoint?.({ ok: false, durationMs: this.clock() - started, error });
+      throw error;
+    }
+  }
+
+  /** Final checkpoint (open windows stay open, in it) and the source closed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.options.source.close();
+    }
+  }
+
+  /** Per-partition figures for status and metrics. */
+  partitionStats(): {
+    partition: string;
+    counters: Readonly<ProcessorCounters>;
+    watermark: number;
+    windowsClosed: number;
+    bufferedRows: number;
+    lagRecords: number | undefined;
+    lagMs: number | undefined;
+  }[] {
+    return [...this.partitions.values()].map((p) => ({
+      partition: p.partition,
+      counters: p.counters,
+      watermark: p.watermark,
+      windowsClosed: p.windowsClosed,
+      bufferedRows: p.bufferedRows,
+      lagRecords: this.lag.get(p.partition)?.records,
+      lagMs: this.lag.get(p.partition)?.ms,
+    }));
+  }
+
+  get lastCheckpoint(): number | null {
+    return this.lastCheckpointAt;
+  }
+
+  private async openPartition(partition: string): Promise<PartitionPipeline> {
+    const open = this.partitions.get(partition);
+    if (open) return open;
+    const options = this.options;
+    const { pipeline, filesRemoved } = await PartitionPipeline.open(
+      {
+        partition,
+        sourceId: options.sourceIdOf(partition),
+        store: options.store,
+        encoder: options.encoder,
+        windowSinks: options.windowSinks,
+        pricer: options.pricer,
+        maxOutOfOrdernessMs: options.maxOutOfOrdernessMs,
+        ...(options.anomalyParams ? { anomalyParams: options.anomalyParams } : {}),
+        maxPendingRows: MAX_PENDING_ROWS,
+        onWindowClosed: (p, window) => options.onWindowClosed?.(p, window),
+      },
+      this.checkpointsByPartition.get(partition),
+      options.prunableStores,
+    );
+    if (filesRemoved > 0) {
+      this.log(
+        `partition ${partition}: removed ${filesRemoved} lake file(s) written after its last checkpoint`,
+      );
+    }
+    this.partitions.set(partition, pipeline);
+    return pipeline;
+  }
+}

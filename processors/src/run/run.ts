@@ -1,0 +1,239 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LocalLakeStore, type WindowResults, WorkerPoolEncoder } from '@genai-pipeline/sinks';
+import { DurableLog } from '../collector/durable-log.js';
+import { type Collector, startCollector } from '../collector/http-collector.js';
+import { openSinks } from '../output/sink-setup.js';
+import { teeStore } from '../output/tee-store.js';
+import { loadPriceOverrides } from '../pricing/override-file.js';
+import { Pricer } from '../pricing/pricer.js';
+import { LogSource } from '../sources/log-source.js';
+import type { Source } from '../sources/source.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import type { RunConfig } from './config.js';
+import { startHealthServer } from './health-server.js';
+import { createPipelineMetrics } from './metrics.js';
+import { Pipeline } from './pipeline.js';
+import type { AnomalyNotice, PipelineStatus } from './status.js';
+
+/**
+ * Records the embedded log may hold beyond what the processor has read before the collector sheds
+ * load with 503 (backpressure to the producers instead of an ever-growing log).
+ */
+const MAX_LOG_LAG_RECORDS = 2_000_000;
+const RECENT_ANOMALIES = 50;
+const RATE_WINDOW_MS = 5_000;
+
+export interface RunHandle {
+  /** The collector's base URL (embedded source), else the health server's. */
+  url: string;
+  status(): PipelineStatus;
+  /** Resolves when the processing loop ends: after stop(), or rejects on an operational failure. */
+  done: Promise<void>;
+  /**
+   * SIGINT/SIGTERM: stops taking input, processes what the log already holds, delivers it, takes the
+   * final checkpoint (open windows included), and closes everything.
+   */
+  stop(): Promise<void>;
+}
+
+export interface RunDependencies {
+  log: (line: string) => void;
+  clock?: () => number;
+}
+
+/** Starts `genai-pipeline run`: sources → windows → sinks, continuously, checkpointed. */
+export async function startRun(config: RunConfig, deps: RunDependencies): Promise<RunHandle> {
+  const clock = deps.clock ?? Date.now;
+  const startedAt = clock();
+  const lake = new LocalLakeStore(config.lake);
+  await lake.ensureWritable();
+  await mkdir(config.stateDir, { recursive: true });
+  const pricer = new Pricer(config.pricing ? await loadPriceOverrides(config.pricing) : new Map());
+  const sinks = await openSinks({
+    sinks: config.sink,
+    s3Uri: config.s3Uri,
+    cloudwatchNamespace: config.cloudwatchNamespace,
+    timestreamDatabase: config.timestreamDatabase,
+    timestreamTable: config.timestreamTable,
+    influxUrl: config.influxUrl,
+    influxToken: config.influxToken,
+    influxBucket: config.influxBucket,
+    influxOrg: config.influxOrg,
+    influxDb: config.influxDb,
+  });
+  const closers: (() => Promise<void> | void)[] = [() => sinks.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close();
+  };
+  try {
+    const checkpoints = CheckpointStore.open(join(config.stateDir, 'checkpoints'));
+    closers.push(() => checkpoints.close());
+    const encoder = new WorkerPoolEncoder();
+    closers.push(() => encoder.close());
+
+    let pipeline: Pipeline | undefined;
+    const metrics = createPipelineMetrics({ pipeline: () => pipeline, sinks: () => sinks.health(), clock });
+    const recentAnomalies: AnomalyNotice[] = [];
+    let anomaliesDetected = 0;
+    let failure: Error | undefined;
+    const onWindowClosed = (partition: string, window: WindowResults) => {
+      metrics.onWindowClosed(partition, window);
+      for (const row of window.anomalies) {
+        anomaliesDetected++;
+        recentAnomalies.push(anomalyNotice(row));
+        if (recentAnomalies.length > RECENT_ANOMALIES) recentAnomalies.shift();
+      }
+    };
+
+    let source: Source;
+    let collector: Collector | undefined;
+    let url: string;
+    let log: DurableLog | undefined;
+    if (config.source === 'embedded') {
+      const durableLog = DurableLog.open(join(config.stateDir, 'log'));
+      log = durableLog;
+      closers.push(() => durableLog.close());
+      source = new LogSource(durableLog);
+    } else {
+      throw new Error(`source ${config.source} is not available yet`);
+    }
+
+    pipeline = new Pipeline({
+      source,
+      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+      store: teeStore([lake, ...sinks.lakeStores]),
+      prunableStores: [lake, ...sinks.lakeStores],
+      encoder,
+      windowSinks: sinks.windowSinks,
+      checkpoints,
+      pricer,
+      maxOutOfOrdernessMs: Math.round(config.maxOutOfOrdernessSeconds * 1000),
+      checkpointIntervalMs: config.checkpointIntervalSeconds * 1000,
+      clock,
+      log: deps.log,
+      onBatch: metrics.onBatch,
+      onWindowClosed,
+      onCheckpoint: metrics.onCheckpoint,
+    });
+    await pipeline.start();
+    const running = pipeline;
+
+    const unhealthyReason = () => (failure ? `processing stopped: ${failure.message}` : undefined);
+    if (log !== undefined) {
+      const durableLog = log;
+      collector = await startCollector({
+        host: config.host,
+        port: config.port,
+        log: durableLog,
+        maxBodyBytes: config.maxBodyBytes,
+        clock,
+        registries: [metrics.registry],
+        unhealthyReason,
+        shedReason: () => {
+          const read = running.partitionStats()[0]?.counters.events ?? 0;
+          const behind = durableLog.nextOffset - durableLog.firstOffset - read;
+          return behind > MAX_LOG_LAG_RECORDS ? `the processor is ${behind} records behind` : undefined;
+        },
+      });
+      url = collector.url;
+    } else {
+      const server = await startHealthServer({
+        host: config.host,
+        port: config.port,
+        registry: metrics.registry,
+        unhealthyReason,
+      });
+      closers.push(() => server.close());
+      url = server.url;
+    }
+
+    const rate = eventRate(clock);
+    const stopLoop = new AbortController();
+    const done = running.run(stopLoop.signal).catch((error: Error) => {
+      failure = error;
+      throw error;
+    });
+    // The loop's failure is reported through `done`; keep Node from flagging it as unhandled meanwhile.
+    done.catch(() => undefined);
+
+    let stopping: Promise<void> | undefined;
+    const stop = async () => {
+      await collector?.close();
+      stopLoop.abort();
+      await done.catch(() => undefined);
+      try {
+        // Everything the collector acknowledged is in the log: process it before the final checkpoint.
+        if (failure === undefined && config.source === 'embedded') await running.drain();
+        await running.stop();
+      } finally {
+        await closeAll();
+      }
+      if (failure) throw failure;
+    };
+
+    return {
+      url,
+      done,
+      stop: () => {
+        stopping ??= stop();
+        return stopping;
+      },
+      status: () => {
+        const stats = running.partitionStats();
+        const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((t, s) => t + pick(s), 0);
+        const events = sum((s) => s.counters.events);
+        const lags = stats.map((s) => s.lagRecords).filter((lag): lag is number => lag !== undefined);
+        const watermarks = stats.map((s) => s.watermark).filter(Number.isFinite);
+        return {
+          startedAt,
+          source: source.name,
+          collectorUrl: collector?.url ?? null,
+          lake: lake.describe(),
+          eventsIn: events,
+          eventsPerSecond: rate(events),
+          accepted: sum((s) => s.counters.accepted),
+          duplicates: sum((s) => s.counters.duplicates),
+          deadLetters: { invalid: sum((s) => s.counters.invalid), late: sum((s) => s.counters.late) },
+          lagRecords: lags.length > 0 ? lags.reduce((a, b) => a + b, 0) : null,
+          watermarkDelayMs: watermarks.length > 0 ? clock() - Math.min(...watermarks) : null,
+          windowsClosed: sum((s) => s.windowsClosed),
+          anomaliesDetected,
+          recentAnomalies: [...recentAnomalies],
+          lastCheckpointAt: running.lastCheckpoint,
+          sinks: sinks.health(),
+        };
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Events per second over the last few seconds, from successive totals. */
+function eventRate(clock: () => number): (total: number) => number {
+  const samples: { at: number; total: number }[] = [];
+  return (total) => {
+    const now = clock();
+    samples.push({ at: now, total });
+    while (samples.length > 2 && (samples[1]?.at ?? now) <= now - RATE_WINDOW_MS) samples.shift();
+    const first = samples[0] as { at: number; total: number };
+    const seconds = (now - first.at) / 1000;
+    return seconds > 0 ? (total - first.total) / seconds : 0;
+  };
+}
+
+function anomalyNotice(row: Record<string, unknown>): AnomalyNotice {
+  return {
+    windowStart: row.window_start as number,
+    service: row.service as string,
+    modelId: row.model_id as string,
+    tenantId: (row.tenant_id as string | null) ?? null,
+    kind: row.kind as string,
+    scoreName: (row.score_name as string | null) ?? null,
+    severity: row.severity as string,
+    observed: row.observed as number,
+    baseline: row.baseline as number,
+  };
+}

@@ -1,0 +1,243 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { LAKE_TABLES, type LakeTableName } from '@genai-pipeline/schemas';
+import { inlineEncoder, LocalLakeStore, type PrunableLakeStore } from '@genai-pipeline/sinks';
+import { afterEach, describe, expect, test } from 'vitest';
+import { DurableLog } from '../../src/collector/durable-log.js';
+import { Pricer } from '../../src/pricing/pricer.js';
+import { CheckpointStore } from '../../src/run/checkpoint-store.js';
+import { Pipeline } from '../../src/run/pipeline.js';
+import { LogSource } from '../../src/sources/log-source.js';
+
+const TABLES = Object.keys(LAKE_TABLES) as LakeTableName[];
+const START = Date.UTC(2026, 0, 1, 10);
+const RECEIVED_AT = START + 5 * 3_600_000;
+
+/** Seeded JSON lines over ~4 hours: five keys, scores, duplicates, late events and invalid lines. */
+function workload(count: number, seed: number): string[] {
+  let state = seed;
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const time = START + i * 4_000 + Math.floor(random() * 20_000);
+    const model = `model-${i % 5}`;
+    const roll = random();
+    if (roll < 0.02) lines.push(`{"event_id": "bad-${i}", "service": 12}`);
+    else if (roll < 0.04 && i > 10) lines.push(lines[i - 7] as string);
+    else if (roll < 0.06) {
+      lines.push(
+        JSON.stringify({
+          kind: 'score',
+          event_id: `s-${i}`,
+          event_time: time,
+          service: 'svc',
+          model_id: model,
+          name: 'helpfulness',
+          value: random(),
+        }),
+      );
+    } else {
+      lines.push(
+        JSON.stringify({
+          event_id: `e-${i}`,
+          // Now and then an event ten minutes behind: late once its window closed.
+          event_time: roll < 0.08 ? time - 600_000 : time,
+          service: 'svc',
+          provider: 'openai',
+          model_id: model,
+          operation: 'chat',
+          input_tokens: 100 + Math.floor(random() * 900),
+          output_tokens: Math.floor(random() * 400),
+          latency_ms: 50 + random() * 2_000,
+          status: roll > 0.97 ? 'THROTTLED' : 'OK',
+          cost_usd: random() / 100,
+        }),
+      );
+    }
+  }
+  return lines;
+}
+
+/**
+ * A lake store that can be "killed": later writes are lost, as a SIGKILLed process's would be. Writes
+ * already under way finish first (in a real crash they finished or never happened before the restart).
+ */
+class KillableStore implements PrunableLakeStore {
+  private killed = false;
+  private readonly writing = new Set<Promise<void>>();
+  constructor(private readonly inner: LocalLakeStore) {}
+  async put(path: string, bytes: Uint8Array): Promise<void> {
+    if (this.killed) return new Promise(() => undefined);
+    const write = this.inner.put(path, bytes);
+    this.writing.add(write);
+    try {
+      await write;
+    } finally {
+      this.writing.delete(write);
+    }
+  }
+  async kill(): Promise<void> {
+    this.killed = true;
+    await Promise.allSettled([...this.writing]);
+  }
+  list(dir: string): AsyncIterable<string> {
+    return this.inner.list(dir);
+  }
+  remove(path: string): Promise<void> {
+    return this.inner.remove(path);
+  }
+  describe(): string {
+    return this.inner.describe();
+  }
+}
+
+interface Instance {
+  pipeline: Pipeline;
+  log: DurableLog;
+  checkpoints: CheckpointStore;
+  store: KillableStore;
+}
+
+const open: Instance[] = [];
+afterEach(async () => {
+  for (const instance of open.splice(0)) await closeHandles(instance);
+});
+
+async function closeHandles(instance: Instance): Promise<void> {
+  await instance.log.close().catch(() => undefined);
+  await instance.checkpoints.close().catch(() => undefined);
+}
+
+async function startInstance(stateDir: string, lakeDir: string, maxPollRecords: number): Promise<Instance> {
+  const log = DurableLog.open(join(stateDir, 'log'));
+  const checkpoints = CheckpointStore.open(join(stateDir, 'checkpoints'));
+  const store = new KillableStore(new LocalLakeStore(lakeDir));
+  const pipeline = new Pipeline({
+    source: new LogSource(log),
+    sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+    store,
+    prunableStores: [store],
+    encoder: inlineEncoder,
+    windowSinks: [],
+    checkpoints,
+    pricer: new Pricer(new Map()),
+    maxOutOfOrdernessMs: 30_000,
+    checkpointIntervalMs: Number.POSITIVE_INFINITY,
+    maxPollRecords,
+    pollWaitMs: 1,
+  });
+  await pipeline.start();
+  const instance = { pipeline, log, checkpoints, store };
+  open.push(instance);
+  return instance;
+}
+
+async function appendAll(stateDir: string, lines: readonly string[]): Promise<void> {
+  const log = DurableLog.open(join(stateDir, 'log'));
+  for (let i = 0; i < lines.length; i += 100) await log.append(lines.slice(i, i + 100), RECEIVED_AT);
+  await log.close();
+}
+
+/** Every table's rows, sorted, as JSON text: what two lakes must share to be "the same lake". */
+async function lakeContents(lakeDir: string): Promise<Record<string, string[]>> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const contents: Record<string, string[]> = {};
+  try {
+    for (const table of TABLES) {
+      const glob = join(lakeDir, table, '**', '*.parquet').replaceAll("'", "''");
+      const reader = await connection
+        .runAndReadAll(`SELECT * FROM read_parquet('${glob}')`)
+        .catch(() => undefined);
+      contents[table] = (reader?.getRowObjectsJson() ?? []).map((row) => JSON.stringify(row)).sort();
+    }
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  return contents;
+}
+
+describe('Pipeline over the embedded log', () => {
+  const lines = workload(4_000, 7);
+
+  async function uninterrupted(): Promise<{ lake: string; instance: Instance }> {
+    const state = await mkdtemp(join(tmpdir(), 'pipeline-state-'));
+    const lake = await mkdtemp(join(tmpdir(), 'pipeline-lake-'));
+    await appendAll(state, lines);
+    const instance = await startInstance(state, lake, 250);
+    await instance.pipeline.drain();
+    await instance.pipeline.stop();
+    return { lake, instance };
+  }
+
+  test('processes the log, checkpoints, and lets the log drop what the checkpoint covers', async () => {
+    const { lake, instance } = await uninterrupted();
+    const contents = await lakeContents(lake);
+    const stats = instance.pipeline.partitionStats()[0];
+    expect(stats?.counters.events).toBe(lines.length);
+    expect(contents.invocations?.length).toBeGreaterThan(3_000);
+    expect(contents.rollups_1m?.length).toBeGreaterThan(100);
+    expect(contents.dead_letters?.length).toBe((stats?.counters.invalid ?? 0) + (stats?.counters.late ?? 0));
+    expect(stats?.counters.late).toBeGreaterThan(0);
+    expect(stats?.counters.duplicates).toBeGreaterThan(0);
+    expect(instance.log.firstOffset).toBe(lines.length);
+    const saved = instance.checkpoints.load('log').get('log');
+    expect(saved?.position).toBe(String(lines.length));
+    expect(saved?.nextOrdinal).toBe(lines.length);
+    // Shutdown never closes a window early: the newest windows are in the checkpoint, still open.
+    expect(saved?.processor.openWindows.length).toBeGreaterThan(0);
+  });
+
+  test('crashes at several points, restarts from the checkpoint each time, and ends with the same lake', async () => {
+    const reference = await lakeContents((await uninterrupted()).lake);
+    const state = await mkdtemp(join(tmpdir(), 'pipeline-state-'));
+    const lake = await mkdtemp(join(tmpdir(), 'pipeline-lake-'));
+    await appendAll(state, lines);
+    // Each round: some polls, a checkpoint, more polls (their files reach the lake), then a crash.
+    for (const [beforeCheckpoint, afterCheckpoint] of [
+      [3, 4],
+      [2, 6],
+      [0, 5],
+      [4, 0],
+    ] as const) {
+      const instance = await startInstance(state, lake, 97);
+      for (let i = 0; i < beforeCheckpoint; i++) await instance.pipeline.step();
+      await instance.pipeline.checkpoint();
+      for (let i = 0; i < afterCheckpoint; i++) await instance.pipeline.step();
+      await instance.store.kill();
+      open.splice(open.indexOf(instance), 1);
+      await closeHandles(instance);
+    }
+    const last = await startInstance(state, lake, 97);
+    await last.pipeline.drain();
+    await last.pipeline.stop();
+    expect(await lakeContents(lake)).toEqual(reference);
+  });
+
+  test('a restart after a clean stop goes on with the open windows and counts nothing twice', async () => {
+    const reference = await lakeContents((await uninterrupted()).lake);
+    const state = await mkdtemp(join(tmpdir(), 'pipeline-state-'));
+    const lake = await mkdtemp(join(tmpdir(), 'pipeline-lake-'));
+    await appendAll(state, lines.slice(0, 1_500));
+    const first = await startInstance(state, lake, 250);
+    await first.pipeline.drain();
+    await first.pipeline.stop();
+    open.splice(open.indexOf(first), 1);
+    await closeHandles(first);
+    const log = DurableLog.open(join(state, 'log'));
+    for (let i = 1_500; i < lines.length; i += 100) {
+      await log.append(lines.slice(i, Math.min(i + 100, lines.length)), RECEIVED_AT);
+    }
+    await log.close();
+    const second = await startInstance(state, lake, 250);
+    await second.pipeline.drain();
+    await second.pipeline.stop();
+    expect(await lakeContents(lake)).toEqual(reference);
+  });
+});
