@@ -7,6 +7,8 @@ import { openSinks } from '../output/sink-setup.js';
 import { teeStore } from '../output/tee-store.js';
 import { loadPriceOverrides } from '../pricing/override-file.js';
 import { Pricer } from '../pricing/pricer.js';
+import { KafkaSource } from '../sources/kafka-source.js';
+import { KinesisSource } from '../sources/kinesis-source.js';
 import { LogSource } from '../sources/log-source.js';
 import type { Source } from '../sources/source.js';
 import { CheckpointStore } from './checkpoint-store.js';
@@ -95,8 +97,14 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       log = durableLog;
       closers.push(() => durableLog.close());
       source = new LogSource(durableLog);
+    } else if (config.source === 'kinesis') {
+      source = new KinesisSource({ streamName: config.kinesisStream as string });
     } else {
-      throw new Error(`source ${config.source} is not available yet`);
+      source = new KafkaSource({
+        brokers: config.kafkaBrokers as string[],
+        topic: config.kafkaTopic as string,
+        groupId: config.kafkaGroup,
+      });
     }
 
     pipeline = new Pipeline({

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -80,4 +80,98 @@ describe('LocalLakeStore.ensureWritable', () => {
   it('describes itself by its absolute root', () => {
     expect(new LocalLakeStore('relative/lake').describe()).toBe(path.resolve('relative/lake'));
   });
+});
+
+async function collect(paths: AsyncIterable<string>): Promise<string[]> {
+  const collected: string[] = [];
+  for await (const relativePath of paths) collected.push(relativePath);
+  return collected.sort();
+}
+
+describe('LocalLakeStore.list', () => {
+  it('lists every file under the folder, nested folders and dot files included, as lake-relative paths', async () => {
+    const store = new LocalLakeStore(dir);
+    const inside = [
+      't/dt=2025-01-01/hour=00/a.parquet',
+      't/dt=2025-01-01/hour=01/b.parquet',
+      't/dt=2025-01-02/hour=00/deeper/c.parquet',
+      't/notes.txt',
+    ];
+    for (const file of [...inside, 't2/dt=2025-01-01/hour=00/a.parquet', 'other/t/a.parquet']) {
+      await store.put(file, bytes(file));
+    }
+    // A crash leaves temporary names behind; recovery has to see them.
+    await writeFile(path.join(dir, 't/dt=2025-01-01/hour=00/.tmp-0a1b-a.parquet'), 'partial');
+    await mkdir(path.join(dir, 't/dt=2025-01-03/hour=00'), { recursive: true });
+    expect(await collect(store.list('t'))).toEqual(
+      [...inside, 't/dt=2025-01-01/hour=00/.tmp-0a1b-a.parquet'].sort(),
+    );
+    expect(await collect(store.list('t/dt=2025-01-01'))).toEqual([
+      't/dt=2025-01-01/hour=00/.tmp-0a1b-a.parquet',
+      't/dt=2025-01-01/hour=00/a.parquet',
+      't/dt=2025-01-01/hour=01/b.parquet',
+    ]);
+  });
+
+  it('lists nothing for a missing folder or a missing root', async () => {
+    expect(await collect(new LocalLakeStore(dir).list('invocations'))).toEqual([]);
+    expect(await collect(new LocalLakeStore(path.join(dir, 'no/lake')).list('invocations'))).toEqual([]);
+  });
+
+  it('fails with the folder when it is a file (not retriable)', async () => {
+    await writeFile(path.join(dir, 'blocker'), 'a file where a folder should be');
+    const folder = path.join(dir, 'blocker');
+    const error = await collect(new LocalLakeStore(dir).list('blocker')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakeStoreError);
+    expect((error as LakeStoreError).path).toBe(folder);
+    expect((error as LakeStoreError).message).toMatch(
+      new RegExp(`^listing lake folder ${folder} failed: ENOTDIR.*\\(not retriable\\)$`),
+    );
+  });
+
+  it.each(['/abs', '..', '../t', 't/../../x', 't//x', './t', 't/', '.', ''])(
+    'rejects the folder %j',
+    async (folder) => {
+      await expect(collect(new LocalLakeStore(dir).list(folder))).rejects.toThrow(LakeUsageError);
+    },
+  );
+});
+
+describe('LocalLakeStore.remove', () => {
+  it('removes the file and nothing else', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/h/a.parquet', bytes('a'));
+    await store.put('t/h/b.parquet', bytes('b'));
+    await store.remove('t/h/a.parquet');
+    expect(await readdir(path.join(dir, 't/h'))).toEqual(['b.parquet']);
+  });
+
+  it('accepts a missing file, in an existing folder or a missing one', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/h/b.parquet', bytes('b'));
+    await store.remove('t/h/a.parquet');
+    await store.remove('t/missing/a.parquet');
+    await store.remove('missing/h/a.parquet');
+    expect(await readdir(path.join(dir, 't/h'))).toEqual(['b.parquet']);
+  });
+
+  it('refuses to remove a folder (not retriable) and leaves it whole', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/h/a.parquet', bytes('a'));
+    const error = await store.remove('t/h').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakeStoreError);
+    expect((error as LakeStoreError).retriable).toBe(false);
+    expect((error as LakeStoreError).message).toContain(`removing lake file ${path.join(dir, 't/h')} failed`);
+    expect(await readdir(path.join(dir, 't/h'))).toEqual(['a.parquet']);
+  });
+
+  it.each(['/abs/a.parquet', '../a.parquet', 't/../../a.parquet', 't//a.parquet', './a.parquet', 't/', '.'])(
+    'rejects the path %j and removes nothing',
+    async (relativePath) => {
+      const store = new LocalLakeStore(path.join(dir, 'lake'));
+      await store.put('a.parquet', bytes('a'));
+      await expect(store.remove(relativePath)).rejects.toThrow(LakeUsageError);
+      expect(await readdir(path.join(dir, 'lake'))).toEqual(['a.parquet']);
+    },
+  );
 });

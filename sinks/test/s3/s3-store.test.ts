@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import {
+  HeadObjectCommand,
+  type ListObjectsV2CommandInput,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LakeStoreError, LakeUsageError } from '../../src/lake/errors.js';
+import { dataFileName, partitionPath } from '../../src/lake/layout.js';
+import { removeFilesFrom } from '../../src/lake/prune.js';
 import { parseS3LakeConfig } from '../../src/s3/config.js';
 import { S3LakeStore, type S3LakeStoreOptions } from '../../src/s3/s3-store.js';
 import { FaultProxy, listKeys, readObject, type S3rverFixture, startS3rver, testClient } from './harness.js';
 
 const BUCKET = 'lake-bucket';
+/** For a store at the bucket's root (empty prefix), away from the other tests' objects. */
+const ROOT_BUCKET = 'lake-root-bucket';
 const PREFIX = 'runs/one';
 const MIB = 1024 * 1024;
 const FAST_RETRIES = { initialDelayMs: 1, maxDelayMs: 5 };
@@ -19,7 +29,7 @@ let testNumber = 0;
 const stores: S3LakeStore[] = [];
 
 beforeAll(async () => {
-  s3 = await startS3rver([BUCKET]);
+  s3 = await startS3rver([BUCKET, ROOT_BUCKET]);
   proxy = await FaultProxy.start(s3.endpoint);
 });
 
@@ -260,5 +270,164 @@ describe('S3LakeStore against s3rver', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+async function collect(paths: AsyncIterable<string>): Promise<string[]> {
+  const collected: string[] = [];
+  for await (const relativePath of paths) collected.push(relativePath);
+  return collected.sort();
+}
+
+async function putDirectly(bucket: string, key: string): Promise<void> {
+  await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: key }));
+}
+
+/**
+ * Cuts every ListObjectsV2 answer of the client into pages of pageSize, as S3 does past 1000 keys, each
+ * page a request of its own. s3rver cannot page itself on Node 20 (its continuation tokens use DES,
+ * which OpenSSL 3 lacks: any truncated listing answers 500), so the wrapper pages through StartAfter,
+ * with the last key of a page as its continuation token.
+ */
+function withListPagesOf(pageSize: number, client: S3Client): S3Client {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'ListObjectsV2Command') return next(args);
+      const { ContinuationToken, ...input } = args.input as ListObjectsV2CommandInput;
+      const result = await next({ ...args, input: { ...input, StartAfter: ContinuationToken } });
+      const contents = (result.output as ListObjectsV2CommandOutput).Contents ?? [];
+      const page = contents.slice(0, pageSize);
+      const truncated = contents.length > pageSize;
+      const NextContinuationToken = truncated ? page.at(-1)?.Key : undefined;
+      return {
+        ...result,
+        output: { ...result.output, Contents: page, IsTruncated: truncated, NextContinuationToken },
+      };
+    },
+    { step: 'initialize', name: 'listPages' },
+  );
+  return client;
+}
+
+describe('S3LakeStore.list and remove against s3rver', () => {
+  const inTable = [
+    'invocations/dt=2025-03-14/hour=10/a-1-2.parquet',
+    'invocations/dt=2025-03-14/hour=11/a-3-4.parquet',
+    'invocations/dt=2025-03-15/hour=00/b-1-1.parquet',
+    'invocations/notes.txt',
+  ];
+  const besideTable = ['invocations-archive/dt=2025-03-14/hour=10/a-1-2.parquet', 'scores/a-1-2.parquet'];
+
+  it('lists the objects under a table as lake-relative paths, not those of sibling folders or prefixes', async () => {
+    const store = proxiedStore();
+    for (const file of [...inTable, ...besideTable]) await store.put(file, randomBytes(10));
+    // Another lake whose prefix extends this one's.
+    await putDirectly(BUCKET, `${testPrefix}0/invocations/dt=2025-03-14/hour=10/a-1-2.parquet`);
+    proxy.reset();
+    expect(await collect(store.list('invocations'))).toEqual(inTable);
+    expect(await collect(store.list('invocations/dt=2025-03-14'))).toEqual(inTable.slice(0, 2));
+    expect(await collect(store.list('anomalies'))).toEqual([]);
+    expect(proxy.operations()).toEqual(['Read', 'Read', 'Read']);
+  });
+
+  it('lists and prunes by lake-relative paths in a lake at the root of its bucket', async () => {
+    const store = new S3LakeStore({ location: { bucket: ROOT_BUCKET, prefix: '' }, client: s3.client });
+    for (const file of [...inTable, ...besideTable]) await store.put(file, randomBytes(10));
+    expect(await collect(store.list('invocations'))).toEqual(inTable);
+    await removeFilesFrom(store, 'a', () => Number.NEGATIVE_INFINITY);
+    expect(await listKeys(s3.client, ROOT_BUCKET)).toEqual([
+      'invocations-archive/dt=2025-03-14/hour=10/a-1-2.parquet',
+      'invocations/dt=2025-03-15/hour=00/b-1-1.parquet',
+      'invocations/notes.txt',
+    ]);
+  });
+
+  it('follows continuation tokens through every page, and retries a throttled page without repeating any', async () => {
+    const store = proxiedStore({ client: withListPagesOf(2, testClient(proxy.endpoint)) });
+    const files = Array.from({ length: 5 }, (_, i) => `scores/dt=2025-03-14/hour=10/src-${i}-${i}.parquet`);
+    for (const file of files) await store.put(file, randomBytes(10));
+    proxy.reset();
+    expect(await collect(store.list('scores'))).toEqual(files);
+    expect(proxy.operations()).toEqual(['Read', 'Read', 'Read']);
+
+    proxy.reset();
+    proxy.plan = (operation, nth) => (operation === 'Read' && nth === 2 ? 'slow-down' : undefined);
+    const listed: string[] = [];
+    for await (const file of store.list('scores')) listed.push(file);
+    expect(listed.sort()).toEqual(files);
+    expect(proxy.requests.map((r) => r.outcome)).toEqual([200, 'slow-down', 200, 200]);
+    expect(store.health()).toMatchObject({ retried: 1, failed: 0 });
+  });
+
+  it('fails a listing in a missing bucket at once (not retriable), naming the bucket and the prefix', async () => {
+    const store = proxiedStore({}, 'no-such-bucket');
+    const error = await rejection(collect(store.list('invocations')));
+    expect(error.retriable).toBe(false);
+    expect(error.message).toBe(
+      `listing lake objects under s3://no-such-bucket/${testPrefix}/invocations/ failed: NoSuchBucket (HTTP 404): The specified bucket does not exist (not retriable)`,
+    );
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('rejects a folder that is not a normalized relative path without sending anything', async () => {
+    const store = proxiedStore();
+    for (const bad of ['', '.', '/invocations', '../invocations', 'invocations/', 'a//b']) {
+      await expect(collect(store.list(bad)), bad).rejects.toThrow(LakeUsageError);
+      await expect(store.remove(bad), bad).rejects.toThrow(LakeUsageError);
+    }
+    expect(proxy.requests).toEqual([]);
+  });
+
+  it('removes one object and nothing else; a missing object is no error', async () => {
+    const store = proxiedStore();
+    await store.put(FILE, randomBytes(10));
+    await store.put(`${FILE}.keep`, randomBytes(10));
+    await store.remove(FILE);
+    await store.remove(FILE);
+    await store.remove('scores/never-written.parquet');
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(`${FILE}.keep`)]);
+  });
+
+  it('retries a throttled delete, and fails at once in a missing bucket naming the object (not retriable)', async () => {
+    const store = proxiedStore();
+    await store.put(FILE, randomBytes(10));
+    proxy.reset();
+    proxy.plan = (operation, nth) => (operation === 'DeleteObject' && nth === 1 ? 'slow-down' : undefined);
+    await store.remove(FILE);
+    expect(proxy.requests.map((r) => r.outcome)).toEqual(['slow-down', 204]);
+    await expectNoObject(keyOf(FILE));
+
+    const missing = proxiedStore({}, 'no-such-bucket');
+    const error = await rejection(missing.remove(FILE));
+    expect(error.retriable).toBe(false);
+    expect(error.message).toBe(
+      `removing lake object s3://no-such-bucket/${testPrefix}/${FILE} failed: NoSuchBucket (HTTP 404): The specified bucket does not exist (not retriable)`,
+    );
+  });
+
+  it("removeFilesFrom removes a source's objects from each table's mark across list pages, and nothing else", async () => {
+    const store = proxiedStore({ client: withListPagesOf(2, testClient(proxy.endpoint)) });
+    const at = (table: 'invocations' | 'scores', sourceId: string, first: number, last: number) =>
+      `${partitionPath(table, Date.UTC(2025, 2, 14, 10))}/${dataFileName(sourceId, first, last)}`;
+    const removed = [
+      at('invocations', 'log.a', 10, 19),
+      at('invocations', 'log.a', 100, 100),
+      at('scores', 'log.a', -5, -1),
+    ];
+    const kept = [
+      at('invocations', 'log.a', 0, 9),
+      at('invocations', 'logxa', 10, 19),
+      at('invocations', 'log.a-x', 10, 19),
+      at('scores', 'log.a', -6, 0),
+      `${partitionPath('scores', 0)}/log.a-1-2.json`,
+    ];
+    for (const file of [...removed, ...kept]) await store.put(file, randomBytes(10));
+    proxy.reset();
+    const count = await removeFilesFrom(store, 'log.a', (table) =>
+      table === 'invocations' ? 10 : table === 'scores' ? -5 : Number.NEGATIVE_INFINITY,
+    );
+    expect(count).toBe(removed.length);
+    expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual(kept.map(keyOf).sort());
+    expect(proxy.operations().filter((o) => o === 'DeleteObject')).toHaveLength(removed.length);
   });
 });
