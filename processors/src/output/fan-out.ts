@@ -2,6 +2,8 @@ import type { LakeRow } from '@genai-pipeline/schemas';
 import type { LakeSink, WindowResults, WindowSink } from '@genai-pipeline/sinks';
 import type { ProcessorOutput } from '../window/partition-processor.js';
 
+const WINDOW_TABLES = ['rollups_1m', 'score_rollups_1m', 'anomalies'] as const;
+
 /**
  * Routes a partition's results to every sink: all tables to the lake sink (ordinals are source offsets,
  * or window starts for window results), closed windows also to the metric sinks. Window results are
@@ -12,10 +14,17 @@ export class ResultFanOut implements ProcessorOutput {
   private pendingWindows: WindowResults[] = [];
   /** Windows closed so far (the pipeline-health metric WindowsClosed). */
   windowsClosed = 0;
+  private windowsToWrite = false;
 
+  /**
+   * `windowTablesPromptly`: write the window tables' files after every batch that closed a window
+   * (a continuous pipeline, for freshness); otherwise they wait like the raw tables (a replay, for
+   * large files).
+   */
   constructor(
     private readonly lake: LakeSink,
     private readonly windowSinks: readonly WindowSink[],
+    private readonly windowTablesPromptly = false,
   ) {}
 
   raw(table: 'invocations' | 'scores', offset: number, row: LakeRow): void {
@@ -28,6 +37,7 @@ export class ResultFanOut implements ProcessorOutput {
 
   windowClosed(window: WindowResults): void {
     this.windowsClosed++;
+    this.windowsToWrite = true;
     if (window.rollups.length > 0) this.lake.append('rollups_1m', window.windowStart, window.rollups);
     if (window.scoreRollups.length > 0)
       this.lake.append('score_rollups_1m', window.windowStart, window.scoreRollups);
@@ -42,6 +52,8 @@ export class ResultFanOut implements ProcessorOutput {
 
   /** After an input batch: write what is ready; file spans the watermark has passed are complete. */
   async afterBatch(watermark: number): Promise<void> {
+    if (this.windowTablesPromptly && this.windowsToWrite) await this.lake.flushTables(WINDOW_TABLES);
+    this.windowsToWrite = false;
     await this.lake.flushReady();
     await this.lake.flushPartitionsBefore(watermark);
     await this.drainWindows();

@@ -62,7 +62,7 @@ export class PartitionPipeline {
       sourceId: options.sourceId,
       maxPendingRows: options.maxPendingRows,
     });
-    this.output = new ResultFanOut(lake, options.windowSinks);
+    this.output = new ResultFanOut(lake, options.windowSinks, true);
     const output: ProcessorOutput = {
       raw: (table, ordinal, row) => this.output.raw(table, ordinal, row),
       deadLetter: (ordinal, row: LakeRow) => this.output.deadLetter(ordinal, row),

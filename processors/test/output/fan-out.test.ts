@@ -69,4 +69,30 @@ describe('ResultFanOut', () => {
     await fanOut.afterBatch(H0 + 59 * 60_000 + 90_000);
     expect(await readdir(join(dir, 'rollups_1m/dt=2025-01-01/hour=10'))).toHaveLength(1);
   });
+
+  it("with windowTablesPromptly, writes each batch's closed windows at once instead of at the hour", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fan-out-'));
+    const files = async (prefix: string) =>
+      (await readdir(join(dir, 'rollups_1m/dt=2025-01-01/hour=10')).catch(() => [])).filter((name) =>
+        name.startsWith(prefix),
+      );
+    const prompt = new ResultFanOut(
+      new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'prompt' }),
+      [],
+      true,
+    );
+    const lazy = new ResultFanOut(new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'lazy' }), []);
+    for (const fanOut of [prompt, lazy]) {
+      fanOut.windowClosed(windowAt(H0));
+      await fanOut.afterBatch(H0 + 90_000);
+    }
+    expect(await files('prompt')).toHaveLength(1);
+    expect(await files('lazy')).toHaveLength(0);
+    // A batch that closed no window writes no file.
+    await prompt.afterBatch(H0 + 100_000);
+    expect(await files('prompt')).toHaveLength(1);
+    prompt.windowClosed(windowAt(H0 + 60_000));
+    await prompt.afterBatch(H0 + 150_000);
+    expect(await files('prompt')).toHaveLength(2);
+  });
 });

@@ -217,6 +217,17 @@ export class LakeSink {
     await this.writeInBackground();
   }
 
+  /**
+   * Writes the buffered rows of these tables now, in the background like flushReady (a continuous
+   * pipeline makes each closed window's rollups queryable at once instead of at its next checkpoint).
+   */
+  async flushTables(tables: readonly LakeTableName[]): Promise<void> {
+    for (const buffer of [...this.buffers.values()]) {
+      if (tables.includes(buffer.table)) this.cutAll(buffer);
+    }
+    await this.writeInBackground();
+  }
+
   /** Writes everything buffered and waits until every file is stored (what a checkpoint needs). */
   async flush(): Promise<void> {
     this.throwBackgroundFailure();
