@@ -1,4 +1,4 @@
-// Prints what `npm start` put in the lake: cost per model and the anomalies, queried with DuckDB.
+// Prints what is in a lake (default data/lake, where `npm start` writes): cost per model and the anomalies, queried with DuckDB.
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const lake = process.argv[2] ?? 'data/lake';

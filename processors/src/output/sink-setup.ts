@@ -40,7 +40,11 @@ export interface OpenedSinks {
   windowSinks: WindowSink[];
   /** Each sink's own health (sent, failed, retried, breaker, out_of_horizon...), for the end-of-run report. */
   health(): Record<string, SinkHealth>;
-  /** With the cloudwatch sink: queues the pipeline's own health metrics for its next flush; else nothing. */
+  /**
+   * With the cloudwatch sink: queues the pipeline's own health metrics for its next flush; else
+   * nothing. CloudWatch sums them, so `report` holds what happened since the previous call, and the
+   * sinks' failures and breaker trips are sent the same way.
+   */
   recordPipelineHealth(report: Omit<PipelineHealthReport, 'sinks'>): void;
   close(): Promise<void>;
 }
@@ -112,13 +116,18 @@ export async function openSinks(options: SinkOptions): Promise<OpenedSinks> {
   }
   const health = () =>
     Object.fromEntries(Object.entries(healthSources).map(([name, read]) => [name, read()]));
+  const reportedSinkHealth: Record<string, { failed: number; breakerTrips: number }> = {};
   return {
     lakeStores,
     windowSinks,
     health,
     recordPipelineHealth: (report) => {
       const sinks = Object.fromEntries(
-        Object.entries(health()).map(([name, { failed, breakerTrips }]) => [name, { failed, breakerTrips }]),
+        Object.entries(health()).map(([name, { failed, breakerTrips }]) => {
+          const before = reportedSinkHealth[name] ?? { failed: 0, breakerTrips: 0 };
+          reportedSinkHealth[name] = { failed, breakerTrips };
+          return [name, { failed: failed - before.failed, breakerTrips: breakerTrips - before.breakerTrips }];
+        }),
       );
       cloudwatch?.recordHealth({ ...report, sinks });
     },

@@ -115,6 +115,11 @@ export class PartitionPipeline {
     return this.processor.watermark;
   }
 
+  /** Every window ending at or before this has closed (−∞ before the first). */
+  get closedThrough(): number {
+    return this.processor.closedWindowsThrough;
+  }
+
   get windowsClosed(): number {
     return this.output.windowsClosed;
   }

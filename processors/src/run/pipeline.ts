@@ -37,6 +37,8 @@ export interface PipelineOptions {
   /** Every batch processed (metrics). */
   onBatch?: (batch: SourceBatch, delta: ProcessorCounters) => void;
   onWindowClosed?: (partition: string, window: WindowResults) => void;
+  /** Just before a checkpoint's flush: what should go out with it (the pipeline's own health metrics). */
+  beforeCheckpoint?: () => void;
   /** Every checkpoint attempt with its duration (flush included) and outcome. */
   onCheckpoint?: (result: { ok: boolean; durationMs: number; error?: unknown }) => void;
 }
@@ -135,6 +137,7 @@ export class Pipeline {
   async checkpoint(): Promise<void> {
     const started = this.clock();
     this.lastCheckpointAttempt = started;
+    this.options.beforeCheckpoint?.();
     try {
       const taken: PartitionCheckpoint[] = [];
       for (const partition of this.partitions.values()) {
@@ -171,6 +174,7 @@ export class Pipeline {
     partition: string;
     counters: Readonly<ProcessorCounters>;
     watermark: number;
+    closedThrough: number;
     windowsClosed: number;
     bufferedRows: number;
     lagRecords: number | undefined;
@@ -180,6 +184,7 @@ export class Pipeline {
       partition: p.partition,
       counters: p.counters,
       watermark: p.watermark,
+      closedThrough: p.closedThrough,
       windowsClosed: p.windowsClosed,
       bufferedRows: p.bufferedRows,
       lagRecords: this.lag.get(p.partition)?.records,

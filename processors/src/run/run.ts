@@ -30,6 +30,8 @@ export interface RunHandle {
   /** The collector's base URL (embedded source), else the health server's. */
   url: string;
   status(): PipelineStatus;
+  /** The end of the newest closed window over all partitions (events before it would be late); undefined before any. */
+  closedThrough(): number | undefined;
   /** Resolves when the processing loop ends: after stop(), or rejects on an operational failure. */
   done: Promise<void>;
   /**
@@ -88,6 +90,25 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       }
     };
 
+    // CloudWatch sums the health datums: each report carries what happened since the last one.
+    let reported = { eventsIn: 0, windowsClosed: 0, invalid: 0, late: 0 };
+    const reportHealth = () => {
+      const stats = pipeline?.partitionStats() ?? [];
+      const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((t, s) => t + pick(s), 0);
+      const now = {
+        eventsIn: sum((s) => s.counters.events),
+        windowsClosed: sum((s) => s.windowsClosed),
+        invalid: sum((s) => s.counters.invalid),
+        late: sum((s) => s.counters.late),
+      };
+      sinks.recordPipelineHealth({
+        eventsIn: now.eventsIn - reported.eventsIn,
+        windowsClosed: now.windowsClosed - reported.windowsClosed,
+        deadLetters: { invalid: now.invalid - reported.invalid, late: now.late - reported.late },
+      });
+      reported = now;
+    };
+
     let source: Source;
     let collector: Collector | undefined;
     let url: string;
@@ -123,6 +144,7 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       onBatch: metrics.onBatch,
       onWindowClosed,
       onCheckpoint: metrics.onCheckpoint,
+      beforeCheckpoint: () => reportHealth(),
     });
     await pipeline.start();
     const running = pipeline;
@@ -186,6 +208,10 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       stop: () => {
         stopping ??= stop();
         return stopping;
+      },
+      closedThrough: () => {
+        const ends = running.partitionStats().map((s) => s.closedThrough).filter(Number.isFinite);
+        return ends.length > 0 ? Math.max(...ends) : undefined;
       },
       status: () => {
         const stats = running.partitionStats();

@@ -185,6 +185,11 @@ export class PartitionProcessor {
     if (event.event_time > this.maxAcceptedEventTime) this.advanceTo(event.event_time);
   }
 
+  /** Every window ending at or before this has closed (−∞ before the first). */
+  get closedWindowsThrough(): number {
+    return this.closedThrough;
+  }
+
   snapshot(): PartitionSnapshot {
     return {
       version: 1,
