@@ -85,8 +85,11 @@ async function expectLakeExact(
 ): Promise<void> {
   const { expected: closed, closedThrough } = closedWindowsOnly(expected);
   const t = await readAllTables(lake);
-  const invalid = (rows: readonly { reason?: unknown }[]) => rows.filter((r) => r.reason === 'invalid');
-  const late = (rows: readonly { reason?: unknown }[]) => rows.filter((r) => r.reason === 'late');
+  const byReason = (reason: string) => ({
+    got: t.dead_letters.filter((row) => row.reason === reason),
+    want: closed.deadLetters.filter((row) => row.reason === reason),
+  });
+  const [invalid, late] = [byReason('invalid'), byReason('late')];
   expectNoMismatches([
     ...diffInvocations(t.invocations, closed.invocations),
     ...diffScores(t.scores, closed.scores),
@@ -94,8 +97,8 @@ async function expectLakeExact(
     ...diffScoreRollups(t.score_rollups_1m, closed.scoreRollups),
     // Invalid lines are dead-lettered as they came; a late event as the collector stored it
     // (normalised: unknown fields, which could hold prompt text, were never stored).
-    ...diffDeadLetters(invalid(t.dead_letters), invalid(closed.deadLetters), true),
-    ...diffDeadLetters(late(t.dead_letters), late(closed.deadLetters), false),
+    ...diffDeadLetters(invalid.got, invalid.want, true),
+    ...diffDeadLetters(late.got, late.want, false),
     ...diffLakeFiles(listFiles(lake)),
   ]);
   const judged = incidents

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SINK_NAMES, type SinkOptions } from '../output/sink-setup.js';
 import { replay } from '../replay/replay.js';
 import { progressLine } from './progress.js';
+import { addDemoCommand, addRunCommand } from './run-command.js';
 
 function nonNegativeSeconds(value: string): number {
   const seconds = Number(value);
@@ -23,6 +24,25 @@ function sinkList(value: string): string[] {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+const sinkOption = () =>
+  new Option('--sink <names>', `comma-separated sinks besides the lake (${SINK_NAMES.join(', ')})`).argParser(
+    sinkList,
+  );
+
+/** The sink options of CONTRACT.md §5, shared by replay and run. */
+function addSinkOptions(command: Command): Command {
+  return command
+    .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
+    .option('--cloudwatch-namespace <namespace>', 'with --sink cloudwatch (default GenAI/Pipeline)')
+    .option('--timestream-database <name>', 'with --sink timestream')
+    .option('--timestream-table <name>', 'with --sink timestream')
+    .option('--influx-url <url>', 'with --sink influxdb: http(s)://host:port')
+    .option('--influx-token <token>', 'with --sink influxdb: API token (v2 API)')
+    .option('--influx-bucket <bucket>', 'with --sink influxdb: bucket, for the v2 write API')
+    .option('--influx-org <org>', 'with --sink influxdb and --influx-bucket: organisation')
+    .option('--influx-db <database>', 'with --sink influxdb: database, for the v1 write API');
+}
+
 interface ReplayCommandOptions extends Omit<SinkOptions, 'sinks'> {
   input: string[];
   lake: string;
@@ -40,7 +60,7 @@ export function buildProgram(
     .showHelpAfterError(false)
     .configureOutput({ outputError: (message, writeErr) => writeErr(`${message.split('\n')[0]}\n`) });
 
-  program
+  const replayCommand = program
     .command('replay')
     .description('Process JSON-lines or Avro files as one partition into the Parquet lake')
     .requiredOption(
@@ -56,48 +76,38 @@ export function buildProgram(
         .default(30)
         .argParser(nonNegativeSeconds),
     )
-    .addOption(
-      new Option('--sink <names>', `comma-separated sinks besides the lake (${SINK_NAMES.join(', ')})`)
-        .default(['lake'], 'lake')
-        .argParser(sinkList),
-    )
-    .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
-    .option('--cloudwatch-namespace <namespace>', 'with --sink cloudwatch (default GenAI/Pipeline)')
-    .option('--timestream-database <name>', 'with --sink timestream')
-    .option('--timestream-table <name>', 'with --sink timestream')
-    .option('--influx-url <url>', 'with --sink influxdb: http(s)://host:port')
-    .option('--influx-token <token>', 'with --sink influxdb: API token (v2 API)')
-    .option('--influx-bucket <bucket>', 'with --sink influxdb: bucket, for the v2 write API')
-    .option('--influx-org <org>', 'with --sink influxdb and --influx-bucket: organisation')
-    .option('--influx-db <database>', 'with --sink influxdb: database, for the v1 write API')
-    .action(async (options: ReplayCommandOptions) => {
-      if (options.input.length === 0) program.error('error: --input is required');
-      const progress = progressLine();
-      const result = await replay({
-        inputs: options.input,
-        lake: options.lake,
-        pricingFile: options.pricing,
-        maxOutOfOrdernessSeconds: options.maxOutOfOrdernessSeconds,
-        sinks: options.sink,
-        s3Uri: options.s3Uri,
-        cloudwatchNamespace: options.cloudwatchNamespace,
-        timestreamDatabase: options.timestreamDatabase,
-        timestreamTable: options.timestreamTable,
-        influxUrl: options.influxUrl,
-        influxToken: options.influxToken,
-        influxBucket: options.influxBucket,
-        influxOrg: options.influxOrg,
-        influxDb: options.influxDb,
-        onProgress: progress.update,
-      });
-      progress.done();
-      // Sink health goes to stderr: the last stdout line is the contract's summary.
-      for (const [sink, health] of Object.entries(result.sinks)) {
-        process.stderr.write(`sink ${sink}: ${JSON.stringify(health)}\n`);
-      }
-      const { events, accepted, duplicates, late, invalid } = result.counters;
-      write(JSON.stringify({ events, accepted, duplicates, late, invalid }));
+    .addOption(sinkOption().default(['lake'], 'lake'));
+  addSinkOptions(replayCommand);
+  replayCommand.action(async (options: ReplayCommandOptions) => {
+    if (options.input.length === 0) program.error('error: --input is required');
+    const progress = progressLine();
+    const result = await replay({
+      inputs: options.input,
+      lake: options.lake,
+      pricingFile: options.pricing,
+      maxOutOfOrdernessSeconds: options.maxOutOfOrdernessSeconds,
+      sinks: options.sink,
+      s3Uri: options.s3Uri,
+      cloudwatchNamespace: options.cloudwatchNamespace,
+      timestreamDatabase: options.timestreamDatabase,
+      timestreamTable: options.timestreamTable,
+      influxUrl: options.influxUrl,
+      influxToken: options.influxToken,
+      influxBucket: options.influxBucket,
+      influxOrg: options.influxOrg,
+      influxDb: options.influxDb,
+      onProgress: progress.update,
     });
+    progress.done();
+    // Sink health goes to stderr: the last stdout line is the contract's summary.
+    for (const [sink, health] of Object.entries(result.sinks)) {
+      process.stderr.write(`sink ${sink}: ${JSON.stringify(health)}\n`);
+    }
+    const { events, accepted, duplicates, late, invalid } = result.counters;
+    write(JSON.stringify({ events, accepted, duplicates, late, invalid }));
+  });
 
+  addRunCommand(program);
+  addDemoCommand(program);
   return program;
 }

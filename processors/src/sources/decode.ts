@@ -13,7 +13,7 @@ export function decodeStreamMessage(bytes: Uint8Array): SourceRecord {
   if (bytes[0] === SINGLE_OBJECT_MARKER_0 && bytes[1] === SINGLE_OBJECT_MARKER_1) {
     try {
       const { kind, record } = decodeSingleObject(bytes);
-      return { format: 'avro', kind, record };
+      return { format: 'avro', kind, record, raw: bytes };
     } catch (error) {
       if (!(error instanceof AvroDecodeError)) throw error;
       return undecodable(bytes, `avro: ${error.message}`);

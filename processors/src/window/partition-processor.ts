@@ -25,12 +25,13 @@ import { DedupeIndex, type DedupeSnapshot } from './dedupe-index.js';
 import { WINDOW_MS, windowStartOf } from './tumbling.js';
 
 /**
- * One input record as a source delivers it: a JSON line, a record decoded from Avro, or bytes that
- * could not be decoded at all (a dead letter carrying the payload and the decoder's error).
+ * One input record as a source delivers it: a JSON line, a record decoded from Avro (with the message
+ * it came in, when it came alone: a dead letter carries those bytes), or bytes that could not be
+ * decoded at all (a dead letter carrying the payload and the decoder's error).
  */
 export type SourceRecord =
   | { format: 'json'; text: string }
-  | { format: 'avro'; kind: EventKind; record: unknown }
+  | { format: 'avro'; kind: EventKind; record: unknown; raw?: Uint8Array }
   | { format: 'undecodable'; payload: string; error: string };
 
 /** Where a partition's results go; implementations buffer, they must not throw for ordinary rows. */
@@ -374,7 +375,9 @@ export class PartitionProcessor {
       record.format === 'json'
         ? record.text
         : record.format === 'avro'
-          ? avroPayload(record.kind, record.record)
+          ? record.raw
+            ? Buffer.from(record.raw).toString('base64')
+            : avroPayload(record.kind, record.record)
           : record.payload;
     this.options.output.deadLetter(offset, { received_at: now, reason, error, payload });
   }
