@@ -210,7 +210,10 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
         return stopping;
       },
       closedThrough: () => {
-        const ends = running.partitionStats().map((s) => s.closedThrough).filter(Number.isFinite);
+        const ends = running
+          .partitionStats()
+          .map((s) => s.closedThrough)
+          .filter(Number.isFinite);
         return ends.length > 0 ? Math.max(...ends) : undefined;
       },
       status: () => {
