@@ -107,8 +107,9 @@ export function weightedDistribution(acc: DistributionAcc): WeightedDistribution
 export interface DistributionSnapshot {
   count: number;
   sum: CompensatedSum;
-  min: number;
-  max: number;
+  /** null while empty (±Infinity, which JSON cannot hold). */
+  min: number | null;
+  max: number | null;
   zeroCount: number;
   /** [bucket key, count] pairs of the sketch's store. */
   buckets: [number, number][];
@@ -121,7 +122,15 @@ export function snapshotDistribution(acc: DistributionAcc): DistributionSnapshot
     const count = store.bins[key - store.offset] ?? 0;
     if (count > 0) buckets.push([key, count]);
   }
-  return { count: acc.count, sum: { ...acc.sum }, min: acc.min, max: acc.max, zeroCount, buckets };
+  const finite = (value: number) => (Number.isFinite(value) ? value : null);
+  return {
+    count: acc.count,
+    sum: { ...acc.sum },
+    min: finite(acc.min),
+    max: finite(acc.max),
+    zeroCount,
+    buckets,
+  };
 }
 
 /** The inverse of snapshotDistribution: an accumulator that answers every query as the original did. */
@@ -130,13 +139,15 @@ export function restoreDistribution(snapshot: DistributionSnapshot): Distributio
   const { sketch } = acc;
   for (const [key, count] of snapshot.buckets) sketch.store.add(key, count);
   sketch.zeroCount = snapshot.zeroCount;
+  const min = snapshot.min ?? Number.POSITIVE_INFINITY;
+  const max = snapshot.max ?? Number.NEGATIVE_INFINITY;
   sketch.count = snapshot.count;
-  sketch.min = snapshot.min;
-  sketch.max = snapshot.max;
+  sketch.min = min;
+  sketch.max = max;
   sketch.sum = sumValue(snapshot.sum);
   acc.count = snapshot.count;
   acc.sum = { ...snapshot.sum };
-  acc.min = snapshot.min;
-  acc.max = snapshot.max;
+  acc.min = min;
+  acc.max = max;
   return acc;
 }

@@ -20,7 +20,10 @@ export function addRunCommand(program: Command): void {
     .description(
       'Run the pipeline continuously: sources → windows → sinks, checkpointed (default: the embedded collector and log, with a demo workload)',
     )
-    .option('--config <file>', 'JSON file of options (camelCase or kebab-case keys)')
+    .option(
+      '--config <file>',
+      'JSON file of options (camelCase or kebab-case keys); also GENAI_PIPELINE_CONFIG',
+    )
     .addOption(
       new Option('--source <name>', 'where events come from').choices(['embedded', 'kinesis', 'kafka']),
     )
@@ -61,7 +64,8 @@ export function addRunCommand(program: Command): void {
     `\nEvery option can also be set as an environment variable, e.g. ${envName('lake')}, ${envName('maxOutOfOrdernessSeconds')}.`,
   );
   command.action(async (options: Record<string, unknown>) => {
-    const configFile = options.config as string | undefined;
+    const configFile =
+      (options.config as string | undefined) ?? (process.env[envName('config')] || undefined);
     const commandLine = Object.fromEntries(
       RUN_OPTION_NAMES.filter((name) => command.getOptionValueSource(name) === 'cli').map((name) => [
         name,

@@ -67,7 +67,9 @@ export class CheckpointStore {
 
   /** Stores the checkpoints of `source` atomically and durably. */
   async save(source: string, checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
-    await this.db.transaction(() => {
+    // A child transaction is rolled back when the callback throws (a checkpoint that cannot be encoded);
+    // lmdb's plain `transaction` would commit the puts made before the throw.
+    await this.db.childTransaction(() => {
       for (const checkpoint of checkpoints) this.db.put(`${source}/${checkpoint.partition}`, checkpoint);
     });
     await this.root.flushed;

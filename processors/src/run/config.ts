@@ -132,6 +132,7 @@ export function resolveRunConfig(layers: {
     );
   }
   const option = String(issue.path[0] ?? '');
+  const message = explain(issue, merged[option as keyof typeof merged]).message;
   const origin =
     option in layers.commandLine && layers.commandLine[option] !== undefined
       ? `--${kebabCase(option)}`
@@ -140,7 +141,17 @@ export function resolveRunConfig(layers: {
         : layers.fileName && layers.file && option in layers.file
           ? `${option} in ${layers.fileName}`
           : `--${kebabCase(option)}`;
-  throw new Error(`invalid configuration: ${origin}: ${issue.message}`);
+  throw new Error(`invalid configuration: ${origin}: ${message}`);
+}
+
+/**
+ * A union (a number or a numeric string, a boolean or "true"/"false") only says "Invalid input"; the
+ * alternative the value was meant for says why: the string one for strings, else the first.
+ */
+function explain(issue: z.core.$ZodIssue, value: unknown): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const alternative = typeof value === 'string' ? issue.errors.at(-1) : issue.errors[0];
+  return alternative?.[0] ?? issue;
 }
 
 const kebabCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);

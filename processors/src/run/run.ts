@@ -91,16 +91,19 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     };
 
     // CloudWatch sums the health datums: each report carries what happened since the last one.
-    let reported = { eventsIn: 0, windowsClosed: 0, invalid: 0, late: 0 };
-    const reportHealth = () => {
+    const healthTotals = () => {
       const stats = pipeline?.partitionStats() ?? [];
       const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((t, s) => t + pick(s), 0);
-      const now = {
+      return {
         eventsIn: sum((s) => s.counters.events),
         windowsClosed: sum((s) => s.windowsClosed),
         invalid: sum((s) => s.counters.invalid),
         late: sum((s) => s.counters.late),
       };
+    };
+    let reported = healthTotals();
+    const reportHealth = () => {
+      const now = healthTotals();
       sinks.recordPipelineHealth({
         eventsIn: now.eventsIn - reported.eventsIn,
         windowsClosed: now.windowsClosed - reported.windowsClosed,
@@ -147,6 +150,8 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       beforeCheckpoint: () => reportHealth(),
     });
     await pipeline.start();
+    // Counters restored from checkpoints were reported by the run that counted them.
+    reported = healthTotals();
     const running = pipeline;
 
     const unhealthyReason = () => (failure ? `processing stopped: ${failure.message}` : undefined);

@@ -56,8 +56,9 @@ export class LogSource implements Source {
 }
 
 function parseOffset(position: string): number {
-  const offset = Number(position);
-  if (!Number.isSafeInteger(offset) || offset < 0) {
+  // Decimal digits only: Number() would also take '', ' 3', '0x10' and '1e3'.
+  const offset = /^\d+$/.test(position) ? Number(position) : Number.NaN;
+  if (!Number.isSafeInteger(offset)) {
     throw new Error(
       `embedded log position must be a non-negative integer offset, got ${JSON.stringify(position)}`,
     );

@@ -105,10 +105,13 @@ describe('distribution snapshots', () => {
     expect(distribution.result(restored)).toEqual(distribution.result(original));
   });
 
-  test('an empty distribution round-trips', () => {
-    const restored = restoreDistribution(snapshotDistribution(distribution.create()));
+  test('an empty distribution round-trips through JSON (checkpoints) and then tracks min and max', () => {
+    const restored = restoreDistribution(
+      JSON.parse(JSON.stringify(snapshotDistribution(distribution.create()))),
+    );
     expect(distribution.result(restored)).toBeNull();
     distribution.add(restored, 7);
-    expect(distribution.result(restored)?.max).toBe(7);
+    expect(distribution.result(restored)).toMatchObject({ min: 7, max: 7 });
+    expect(weightedDistribution(restored)).toMatchObject({ count: 1, min: 7, max: 7 });
   });
 });

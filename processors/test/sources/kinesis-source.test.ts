@@ -286,7 +286,12 @@ describe('KinesisSource against kinesalite', () => {
         payload: garbage.toString('base64'),
         error: expect.stringContaining('neither single-object Avro'),
       },
-      { format: 'avro', kind: 'invocation', record: expect.objectContaining({ event_id: 'json-1' }) },
+      {
+        format: 'avro',
+        kind: 'invocation',
+        record: expect.objectContaining({ event_id: 'json-1' }),
+        raw: expect.any(Uint8Array),
+      },
     ]);
   });
 
