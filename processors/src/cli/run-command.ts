@@ -58,7 +58,12 @@ export function addRunCommand(program: Command): void {
     .option('--kinesis-stream <name>', 'with --source kinesis')
     .option('--kafka-brokers <list>', 'with --source kafka: host:port,...')
     .option('--kafka-topic <topic>', 'with --source kafka')
-    .option('--kafka-group <group>', 'with --source kafka: consumer group (default genai-pipeline)');
+    .option('--kafka-group <group>', 'with --source kafka: consumer group (default genai-pipeline)')
+    .option('--instance-id <id>', 'this process among instances sharing --state-dir (default: the host name)')
+    .option(
+      '--ownership-timeout-seconds <seconds>',
+      'silence after which another instance may take a partition (default 30)',
+    );
   command.addHelpText(
     'after',
     `\nEvery option can also be set as an environment variable, e.g. ${envName('lake')}, ${envName('maxOutOfOrdernessSeconds')}.`,

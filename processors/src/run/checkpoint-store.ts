@@ -28,10 +28,20 @@ const STORE_ID_KEY = 'storeId';
  * partitions of a checkpoint written in one transaction and synced before `save` resolves, so a
  * crash leaves the previous checkpoint or this one, never a mixture.
  */
+/** Which pipeline instance processes a partition (sources whose partitions move between instances). */
+export interface PartitionOwner {
+  instance: string;
+  /** Epoch ms of the owner's last sign of life; past the ownership timeout another instance may claim. */
+  heartbeatAt: number;
+  /** The owner checkpointed and let go: another instance may claim at once. */
+  released: boolean;
+}
+
 export class CheckpointStore {
   private constructor(
     private readonly root: RootDatabase,
     private readonly db: Database<PartitionCheckpoint, string>,
+    private readonly owners: Database<PartitionOwner, string>,
     /**
      * Random, fixed when the store is created. Lake files carry it in their names, so output of a
      * pipeline started over with new state never collides with, or is pruned as, an earlier one's.
@@ -40,7 +50,7 @@ export class CheckpointStore {
   ) {}
 
   static open(dir: string): CheckpointStore {
-    const root = open({ path: dir, noSync: false, maxDbs: 2 });
+    const root = open({ path: dir, noSync: false, maxDbs: 3 });
     const meta = root.openDB<string, string>('meta', { encoding: 'json' });
     let storeId = meta.get(STORE_ID_KEY);
     if (storeId === undefined) {
@@ -48,7 +58,8 @@ export class CheckpointStore {
       meta.putSync(STORE_ID_KEY, storeId);
     }
     const db = root.openDB<PartitionCheckpoint, string>('checkpoints', { encoding: 'json' });
-    return new CheckpointStore(root, db, storeId);
+    const owners = root.openDB<PartitionOwner, string>('owners', { encoding: 'json' });
+    return new CheckpointStore(root, db, owners, storeId);
   }
 
   /** The latest checkpoint of every partition of `source`. */
@@ -71,6 +82,68 @@ export class CheckpointStore {
     // lmdb's plain `transaction` would commit the puts made before the throw.
     await this.db.childTransaction(() => {
       for (const checkpoint of checkpoints) this.db.put(`${source}/${checkpoint.partition}`, checkpoint);
+    });
+    await this.root.flushed;
+  }
+
+  /** The latest checkpoint of one partition, as committed now (another process may have written it). */
+  async get(source: string, partition: string): Promise<PartitionCheckpoint | undefined> {
+    return this.db.transaction(() => this.db.get(`${source}/${partition}`));
+  }
+
+  /**
+   * Makes `instance` the partition's owner when it has none, owns it already, or the owner released
+   * it or has been silent for `timeoutMs`; false while another instance holds it. Atomic across
+   * processes (lmdb serialises write transactions).
+   */
+  async claim(
+    source: string,
+    partition: string,
+    instance: string,
+    now: number,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const key = `${source}/${partition}`;
+    return this.owners.transaction(() => {
+      const owner = this.owners.get(key);
+      const free =
+        owner === undefined ||
+        owner.released ||
+        owner.instance === instance ||
+        now - owner.heartbeatAt > timeoutMs;
+      if (free) this.owners.put(key, { instance, heartbeatAt: now, released: false });
+      return free;
+    });
+  }
+
+  /**
+   * Renews `instance`'s ownership of these partitions; returns the ones it no longer owns (another
+   * instance claimed them after this one fell silent), which it must drop without writing more.
+   */
+  async heartbeat(
+    source: string,
+    partitions: readonly string[],
+    instance: string,
+    now: number,
+  ): Promise<string[]> {
+    return this.owners.transaction(() => {
+      const lost: string[] = [];
+      for (const partition of partitions) {
+        const key = `${source}/${partition}`;
+        const owner = this.owners.get(key);
+        if (owner?.instance !== instance || owner.released) lost.push(partition);
+        else this.owners.put(key, { ...owner, heartbeatAt: now });
+      }
+      return lost;
+    });
+  }
+
+  /** Lets go of a partition this instance owns (after its last checkpoint): others may claim it at once. */
+  async release(source: string, partition: string, instance: string): Promise<void> {
+    const key = `${source}/${partition}`;
+    await this.owners.transaction(() => {
+      const owner = this.owners.get(key);
+      if (owner?.instance === instance) this.owners.put(key, { ...owner, released: true });
     });
     await this.root.flushed;
   }

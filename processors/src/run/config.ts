@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { SINK_NAMES } from '../output/sink-setup.js';
 
@@ -57,6 +58,13 @@ export const RUN_CONFIG_SCHEMA = z
     kafkaBrokers: stringList.optional(),
     kafkaTopic: z.string().min(1).optional(),
     kafkaGroup: z.string().min(1).default('genai-pipeline'),
+    /**
+     * Names this process among the instances sharing a checkpoint store (Kafka partitions move between
+     * them). Stable across restarts, so a restarted instance takes its partitions back at once.
+     */
+    instanceId: z.string().min(1).default(hostname()),
+    /** A partition whose owner has been silent this long may be claimed by another instance. */
+    ownershipTimeoutSeconds: number(z.number().positive()).default(30),
   })
   .strict()
   .superRefine((config, context) => {

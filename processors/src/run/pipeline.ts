@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   LakeStore,
   ParquetEncoder,
@@ -39,11 +40,17 @@ export interface PipelineOptions {
   onWindowClosed?: (partition: string, window: WindowResults) => void;
   /** Just before a checkpoint's flush: what should go out with it (the pipeline's own health metrics). */
   beforeCheckpoint?: () => void;
+  /** Names this process among the pipeline instances sharing a checkpoint store (partition ownership). */
+  instanceId?: string;
+  /** A partition whose owner has been silent this long may be claimed by another instance. Default 30 s. */
+  ownershipTimeoutMs?: number;
   /** Every checkpoint attempt with its duration (flush included) and outcome. */
   onCheckpoint?: (result: { ok: boolean; durationMs: number; error?: unknown }) => void;
 }
 
 const DEFAULT_MAX_POLL_RECORDS = 5_000;
+const DEFAULT_OWNERSHIP_TIMEOUT_MS = 30_000;
+const CLAIM_RETRY_MS = 200;
 const DEFAULT_POLL_WAIT_MS = 200;
 /** Lake rows in files being written per partition before a batch waits (backpressure). */
 const MAX_PENDING_ROWS = 100_000;
@@ -63,6 +70,12 @@ const counterDelta = (after: ProcessorCounters, before: ProcessorCounters): Proc
  * one atomic write, and only then does the source learn it may commit (Kafka offsets, log retention).
  * After a crash, `start` resumes each partition from the last checkpoint and removes what was written
  * after it, so the lake ends up as if the crash had not happened.
+ *
+ * Partitions that move between instances (a Kafka group rebalance) are handed over through the
+ * shared checkpoint store: the instance losing one delivers and checkpoints it, then releases it; the
+ * instance getting it claims it (waiting for that release, or for the old owner's heartbeat to expire
+ * when it died), resumes from that checkpoint and seeks the source there. So no record is processed
+ * twice past a checkpoint and none is skipped.
  */
 export class Pipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
@@ -73,19 +86,30 @@ export class Pipeline {
   private lastCheckpointAttempt: number;
   private readonly lag = new Map<string, { records?: number; ms?: number }>();
   private stopping = false;
+  private readonly instanceId: string;
+  private readonly ownershipTimeoutMs: number;
+  /** Partitions move between instances: claim before processing, hand over when revoked. */
+  private readonly movable: boolean;
+  private lastHeartbeat = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: PipelineOptions) {
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => undefined);
     this.lastCheckpointAttempt = this.clock();
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.ownershipTimeoutMs = options.ownershipTimeoutMs ?? DEFAULT_OWNERSHIP_TIMEOUT_MS;
+    this.movable = options.source.assignedPartitions !== undefined && options.source.seek !== undefined;
   }
 
   /** Loads the checkpoints and starts the source where they left off. */
   async start(): Promise<void> {
     const { source, checkpoints } = this.options;
     this.checkpointsByPartition = checkpoints.load(source.name);
-    for (const checkpoint of this.checkpointsByPartition.values())
-      await this.openPartition(checkpoint.partition);
+    // Movable partitions are opened once claimed: their latest checkpoint may be another instance's.
+    if (!this.movable) {
+      for (const checkpoint of this.checkpointsByPartition.values())
+        await this.openPartition(checkpoint.partition);
+    }
     const positions = new Map([...this.checkpointsByPartition].map(([p, c]) => [p, c.position]));
     await source.start(positions);
     if (positions.size > 0) {
@@ -108,11 +132,20 @@ export class Pipeline {
 
   /** One poll and its processing; false when the source had nothing. */
   async step(): Promise<boolean> {
+    if (this.movable) await this.keepOwnership();
     const batches = await this.options.source.poll(
       this.options.maxPollRecords ?? DEFAULT_MAX_POLL_RECORDS,
       this.options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS,
     );
     for (const batch of batches) {
+      if (this.movable && !this.partitions.has(batch.partition)) {
+        // Records fetched before the claim may start anywhere: go on from the partition's checkpoint.
+        const position = await this.claim(batch.partition);
+        if (position !== undefined) {
+          this.options.source.seek?.(batch.partition, position);
+          continue;
+        }
+      }
       const partition = await this.openPartition(batch.partition);
       const before = { ...partition.counters };
       await partition.process(batch);
@@ -158,15 +191,73 @@ export class Pipeline {
     }
   }
 
-  /** Final checkpoint (open windows stay open, in it) and the source closed. */
+  /** Final checkpoint (open windows stay open, in it), partitions released, the source closed. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     try {
       await this.checkpoint();
+      if (this.movable) {
+        for (const partition of this.partitions.keys()) {
+          await this.options.checkpoints.release(this.options.source.name, partition, this.instanceId);
+        }
+      }
     } finally {
       await this.options.source.close();
     }
+  }
+
+  /**
+   * Hands over the partitions the source no longer assigns here (delivered, checkpointed, released),
+   * renews ownership of the others, and drops any another instance took after this one fell silent.
+   */
+  private async keepOwnership(): Promise<void> {
+    const { source, checkpoints } = this.options;
+    const assigned = source.assignedPartitions?.() ?? new Set<string>();
+    const revoked = [...this.partitions.keys()].filter((partition) => !assigned.has(partition));
+    for (const partition of revoked) {
+      const pipeline = this.partitions.get(partition) as PartitionPipeline;
+      const checkpoint = await pipeline.flush(this.clock());
+      if (checkpoint) await checkpoints.save(source.name, [checkpoint]);
+      await checkpoints.release(source.name, partition, this.instanceId);
+      this.partitions.delete(partition);
+      this.log(`partition ${partition}: handed over after its checkpoint`);
+    }
+    const now = this.clock();
+    if (now - this.lastHeartbeat < this.ownershipTimeoutMs / 3) return;
+    this.lastHeartbeat = now;
+    const lost = await checkpoints.heartbeat(source.name, [...this.partitions.keys()], this.instanceId, now);
+    for (const partition of lost) {
+      this.partitions.delete(partition);
+      this.log(`partition ${partition}: another instance took it over; dropped without writing more`);
+    }
+  }
+
+  /**
+   * Waits until this instance owns the partition (its previous owner released it, or went silent
+   * for the ownership timeout) and returns where its latest checkpoint resumes, if it has one.
+   */
+  private async claim(partition: string): Promise<string | undefined> {
+    const { source, checkpoints } = this.options;
+    let waited = false;
+    while (
+      !(await checkpoints.claim(
+        source.name,
+        partition,
+        this.instanceId,
+        this.clock(),
+        this.ownershipTimeoutMs,
+      ))
+    ) {
+      if (!waited) this.log(`partition ${partition}: waiting for its previous owner to hand it over`);
+      waited = true;
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
+    }
+    const checkpoint = await checkpoints.get(source.name, partition);
+    if (checkpoint) this.checkpointsByPartition.set(partition, checkpoint);
+    else this.checkpointsByPartition.delete(partition);
+    await this.openPartition(partition);
+    return checkpoint?.position;
   }
 
   /** Per-partition figures for status and metrics. */

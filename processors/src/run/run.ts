@@ -142,6 +142,8 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       pricer,
       maxOutOfOrdernessMs: Math.round(config.maxOutOfOrdernessSeconds * 1000),
       checkpointIntervalMs: config.checkpointIntervalSeconds * 1000,
+      instanceId: config.instanceId,
+      ownershipTimeoutMs: config.ownershipTimeoutSeconds * 1000,
       clock,
       log: deps.log,
       onBatch: metrics.onBatch,

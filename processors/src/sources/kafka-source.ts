@@ -188,6 +188,20 @@ export class KafkaSource implements Source {
     }
   }
 
+  assignedPartitions(): ReadonlySet<string> {
+    return new Set([...this.assigned].map((partition) => this.partitionId(partition)));
+  }
+
+  seek(partitionId: string, position: string): void {
+    const partition = this.partitionOf(partitionId);
+    if (partition === undefined)
+      throw new Error(`${this.name}: ${partitionId} is not a partition of this topic`);
+    const offset = parseOffset(partitionId, position);
+    this.nextOffsets.set(partition, offset);
+    for (const handOff of this.pending.filter((h) => h.partition === partition)) this.drop(handOff);
+    if (this.assigned.has(partition)) this.client.seek(partition, offset.toString());
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

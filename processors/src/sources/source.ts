@@ -50,4 +50,15 @@ export interface Source {
   commit(positions: ReadonlyMap<string, string>): Promise<void>;
   /** Stops reading and releases connections; polls after it resolve with []. */
   close(): Promise<void>;
+  /**
+   * For sources whose partitions move between pipeline instances (a Kafka consumer group): the
+   * partitions this instance is assigned now. The pipeline hands over the others (checkpoint, then
+   * release) and claims a partition before processing it.
+   */
+  assignedPartitions?(): ReadonlySet<string>;
+  /**
+   * With assignedPartitions: the partition's next records start right after `position` (a claimed
+   * partition resumes from the checkpoint its previous owner left); records fetched before are dropped.
+   */
+  seek?(partition: string, position: string): void;
 }

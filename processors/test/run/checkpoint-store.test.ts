@@ -132,3 +132,51 @@ describe('CheckpointStore', () => {
     expect(() => store.load('src')).toThrow('checkpoint src/p has unsupported version 2 (not retriable)');
   });
 });
+
+describe('CheckpointStore partition ownership', () => {
+  const TIMEOUT = 30_000;
+
+  test('claim: free, or already ours; another live owner keeps it; release or silence frees it', async () => {
+    const store = open(await tempDir());
+    expect(await store.claim('kafka:t', 't.0', 'a', 1_000, TIMEOUT)).toBe(true);
+    expect(await store.claim('kafka:t', 't.0', 'a', 2_000, TIMEOUT)).toBe(true);
+    expect(await store.claim('kafka:t', 't.0', 'b', 2_000, TIMEOUT)).toBe(false);
+    // Other partitions and other sources are not affected.
+    expect(await store.claim('kafka:t', 't.1', 'b', 2_000, TIMEOUT)).toBe(true);
+    expect(await store.claim('kafka:u', 't.0', 'b', 2_000, TIMEOUT)).toBe(true);
+    // Silence up to the timeout still holds it; past it, another instance may take it.
+    expect(await store.claim('kafka:t', 't.0', 'b', 2_000 + TIMEOUT, TIMEOUT)).toBe(false);
+    expect(await store.claim('kafka:t', 't.0', 'b', 2_001 + TIMEOUT, TIMEOUT)).toBe(true);
+    // A release lets the next claim through at once; only the owner can release.
+    await store.release('kafka:t', 't.1', 'a');
+    expect(await store.claim('kafka:t', 't.1', 'a', 10_000, TIMEOUT)).toBe(false);
+    await store.release('kafka:t', 't.1', 'b');
+    expect(await store.claim('kafka:t', 't.1', 'a', 10_000, TIMEOUT)).toBe(true);
+  });
+
+  test('heartbeat renews what the instance owns and names what it lost', async () => {
+    const dir = await tempDir();
+    const store = open(dir);
+    await store.claim('kafka:t', 't.0', 'a', 0, TIMEOUT);
+    await store.claim('kafka:t', 't.1', 'a', 0, TIMEOUT);
+    expect(await store.heartbeat('kafka:t', ['t.0', 't.1'], 'a', 25_000)).toEqual([]);
+    // Renewed at 25 s: still held at 50 s.
+    expect(await store.claim('kafka:t', 't.0', 'b', 50_000, TIMEOUT)).toBe(false);
+    expect(await store.claim('kafka:t', 't.1', 'b', 60_000, TIMEOUT)).toBe(true);
+    await store.release('kafka:t', 't.0', 'a');
+    const reopened = await reopen(store, dir);
+    expect(await reopened.heartbeat('kafka:t', ['t.0', 't.1', 't.2'], 'a', 61_000)).toEqual([
+      't.0',
+      't.1',
+      't.2',
+    ]);
+  });
+
+  test('get reads one partition as committed', async () => {
+    const store = open(await tempDir());
+    expect(await store.get('kafka:t', 't.0')).toBeUndefined();
+    await store.save('kafka:t', [checkpoint('t.0', '17')]);
+    expect((await store.get('kafka:t', 't.0'))?.position).toBe('17');
+    expect(await store.get('kafka:u', 't.0')).toBeUndefined();
+  });
+});

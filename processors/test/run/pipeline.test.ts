@@ -10,6 +10,7 @@ import { Pricer } from '../../src/pricing/pricer.js';
 import { CheckpointStore } from '../../src/run/checkpoint-store.js';
 import { Pipeline } from '../../src/run/pipeline.js';
 import { LogSource } from '../../src/sources/log-source.js';
+import type { Source, SourceBatch } from '../../src/sources/source.js';
 
 const TABLES = Object.keys(LAKE_TABLES) as LakeTableName[];
 const START = Date.UTC(2026, 0, 1, 10);
@@ -239,5 +240,119 @@ describe('Pipeline over the embedded log', () => {
     await second.pipeline.drain();
     await second.pipeline.stop();
     expect(await lakeContents(lake)).toEqual(reference);
+  });
+});
+
+/** A consumer-group-like source over in-memory partitions: the test decides the assignment. */
+class GroupSource implements Source {
+  readonly name = 'kafka:t';
+  assigned = new Set<string>();
+  private readonly cursors = new Map<string, number>();
+
+  constructor(private readonly partitions: Record<string, string[]>) {}
+
+  async start(positions: ReadonlyMap<string, string>): Promise<void> {
+    for (const [partition, position] of positions) this.cursors.set(partition, Number(position));
+  }
+
+  async poll(maxRecords: number): Promise<SourceBatch[]> {
+    const batches: SourceBatch[] = [];
+    for (const partition of this.assigned) {
+      const lines = this.partitions[partition] ?? [];
+      const from = this.cursors.get(partition) ?? 0;
+      const to = Math.min(lines.length, from + maxRecords);
+      if (to === from) continue;
+      this.cursors.set(partition, to);
+      batches.push({
+        partition,
+        entries: lines
+          .slice(from, to)
+          .map((text) => ({ record: { format: 'json', text }, receivedAt: RECEIVED_AT })),
+        position: String(to),
+      });
+    }
+    return batches;
+  }
+
+  async commit(): Promise<void> {}
+  async close(): Promise<void> {}
+  assignedPartitions(): ReadonlySet<string> {
+    return this.assigned;
+  }
+  seek(partition: string, position: string): void {
+    this.cursors.set(partition, Number(position));
+  }
+}
+
+describe('Pipeline instances sharing a checkpoint store (partitions that move)', () => {
+  const lines = workload(3_000, 11);
+  // Keyed by model, as producers key by service and model: each key lives in one partition.
+  const partitions: Record<string, string[]> = { 't.0': [], 't.1': [] };
+  for (const line of lines) {
+    const model = /"model_id":"model-(\d)"/.exec(line)?.[1];
+    partitions[Number(model ?? 0) % 2 === 0 ? 't.0' : 't.1']?.push(line);
+  }
+
+  function instance(source: GroupSource, checkpoints: CheckpointStore, lake: string, id: string): Pipeline {
+    const store = new LocalLakeStore(lake);
+    return new Pipeline({
+      source,
+      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+      store,
+      prunableStores: [store],
+      encoder: inlineEncoder,
+      windowSinks: [],
+      checkpoints,
+      pricer: new Pricer(new Map()),
+      maxOutOfOrdernessMs: 30_000,
+      checkpointIntervalMs: Number.POSITIVE_INFINITY,
+      maxPollRecords: 113,
+      pollWaitMs: 1,
+      instanceId: id,
+    });
+  }
+
+  async function drainAll(...pipelines: Pipeline[]): Promise<void> {
+    for (let busy = true; busy; ) {
+      busy = false;
+      for (const pipeline of pipelines) busy = (await pipeline.step()) || busy;
+    }
+  }
+
+  test('a partition handed to a second instance mid-stream ends in the same lake as one instance would write', async () => {
+    const referenceLake = await mkdtemp(join(tmpdir(), 'group-ref-'));
+    const referenceStore = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-ref-state-')));
+    const alone = new GroupSource(partitions);
+    alone.assigned = new Set(['t.0', 't.1']);
+    const single = instance(alone, referenceStore, referenceLake, 'solo');
+    await single.start();
+    await drainAll(single);
+    await single.stop();
+    await referenceStore.close();
+
+    const lake = await mkdtemp(join(tmpdir(), 'group-lake-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-state-')));
+    const sourceA = new GroupSource(partitions);
+    sourceA.assigned = new Set(['t.0', 't.1']);
+    const a = instance(sourceA, checkpoints, lake, 'a');
+    await a.start();
+    for (let i = 0; i < 5; i++) await a.step();
+    await a.checkpoint();
+    for (let i = 0; i < 3; i++) await a.step();
+    // Rebalance: t.1 moves to b, whose fetch starts from the beginning (no committed offset yet).
+    sourceA.assigned = new Set(['t.0']);
+    const sourceB = new GroupSource(partitions);
+    sourceB.assigned = new Set(['t.1']);
+    const b = instance(sourceB, checkpoints, lake, 'b');
+    await b.start();
+    // b waits for a to hand t.1 over (a's next step), then goes on from a's checkpoint of it.
+    await Promise.all([b.step(), a.step()]);
+    await drainAll(a, b);
+    await a.stop();
+    await b.stop();
+    const bStats = b.partitionStats().find((p) => p.partition === 't.1');
+    expect(bStats?.counters.events).toBe(partitions['t.1']?.length);
+    await checkpoints.close();
+    expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
   });
 });
