@@ -59,6 +59,10 @@ export function addRunCommand(program: Command): void {
     .option('--kafka-brokers <list>', 'with --source kafka: host:port,...')
     .option('--kafka-topic <topic>', 'with --source kafka')
     .option('--kafka-group <group>', 'with --source kafka: consumer group (default genai-pipeline)')
+    .option(
+      '--kafka-session-timeout-seconds <seconds>',
+      'with --source kafka: group session timeout (default 30, at least 6)',
+    )
     .option('--instance-id <id>', 'this process among instances sharing --state-dir (default: the host name)')
     .option(
       '--ownership-timeout-seconds <seconds>',

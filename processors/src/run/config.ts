@@ -58,6 +58,8 @@ export const RUN_CONFIG_SCHEMA = z
     kafkaBrokers: stringList.optional(),
     kafkaTopic: z.string().min(1).optional(),
     kafkaGroup: z.string().min(1).default('genai-pipeline'),
+    /** How long the consumer group waits for a silent member before rebalancing its partitions. */
+    kafkaSessionTimeoutSeconds: number(z.number().min(6)).default(30),
     /**
      * Names this process among the instances sharing a checkpoint store (Kafka partitions move between
      * them). Stable across restarts, so a restarted instance takes its partitions back at once.

@@ -128,6 +128,7 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
         brokers: config.kafkaBrokers as string[],
         topic: config.kafkaTopic as string,
         groupId: config.kafkaGroup,
+        sessionTimeoutMs: config.kafkaSessionTimeoutSeconds * 1000,
       });
     }
 

@@ -79,6 +79,11 @@ export interface KafkaSourceOptions {
   clientId?: string;
   /** A consumer to use as is, instead of a kafkajs one made from `brokers`. */
   client?: KafkaConsumerClient;
+  /**
+   * How long the group waits for a silent member (a crashed processor) before giving its partitions
+   * to others; also how long a restart waits to rejoin. Default 30 s (kafkajs'); brokers allow ≥ 6 s.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /** An operational failure of the source; the message ends with whether it is retriable. */
@@ -127,6 +132,7 @@ export class KafkaSource implements Source {
         clientId: options.clientId ?? 'genai-pipeline',
         groupId: options.groupId,
         topic: options.topic,
+        ...(options.sessionTimeoutMs !== undefined ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       });
   }
 
@@ -473,6 +479,7 @@ export interface KafkajsConsumerClientOptions {
   clientId: string;
   groupId: string;
   topic: string;
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -485,6 +492,13 @@ export function createKafkajsConsumerClient(options: KafkajsConsumerClientOption
     brokers: [...options.brokers],
     logLevel: logLevel.WARN,
   });
-  const consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+  const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout,
+    // Kafka's rule of thumb: heartbeats at most a third of the session timeout.
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+  });
   return new KafkajsConsumerClient(consumer, options.topic);
 }
