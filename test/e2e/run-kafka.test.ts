@@ -316,3 +316,35 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
     TIMEOUT_MS,
   );
 });
+
+describe('the producer SDK’s kafka transport through the test broker’s faults', () => {
+  it(
+    'delivers every event exactly once when connections drop and acknowledgements are lost mid-stream',
+    async () => {
+      const topic = `faults-${Date.now()}`;
+      await createTopic(testBroker.brokers, topic);
+      const emitter = createEmitter({
+        transport: new KafkaTransport({ topic, kafka: kafkaClient(testBroker.brokers) }),
+        maxBatchEvents: 100,
+        maxBufferedEvents: events.length,
+        retry: { initialDelayMs: 20, maxDelayMs: 200 },
+      });
+      const sending = events.slice(0, 3_000);
+      for (const [i, { kind, event }] of sending.entries()) {
+        emitter.emit(kind === 'score' ? { kind: 'score', ...event } : event);
+        if (i === 1_000) testBroker.faults.dropConnections();
+        if (i === 2_000) testBroker.faults.loseProduceAcks(2);
+        if (i % 250 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await emitter.close();
+      expect(emitter.stats().sent, JSON.stringify(emitter.stats())).toBe(sending.length);
+      const contents = await partitionContents(testBroker.brokers, topic, sending.length);
+      const ids = [...contents.values()]
+        .flat()
+        .map((line) => (JSON.parse(line) as { event_id: string }).event_id);
+      expect(ids.length).toBe(sending.length);
+      expect(new Set(ids)).toEqual(new Set(sending.map(({ event }) => event.event_id)));
+    },
+    TIMEOUT_MS,
+  );
+});
