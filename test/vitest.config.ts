@@ -2,5 +2,8 @@ import { defineConfig, mergeConfig } from 'vitest/config';
 import { sharedVitestConfig } from '../vitest.shared.js';
 
 // mergeConfig appends to the shared include list: the support code (dataset generator, oracle,
-// comparisons) carries its own unit tests next to it.
-export default mergeConfig(sharedVitestConfig, defineConfig({ test: { include: ['support/**/*.test.ts'] } }));
+// comparisons) and the Kafka test broker carry their own unit tests next to them.
+export default mergeConfig(
+  sharedVitestConfig,
+  defineConfig({ test: { include: ['support/**/*.test.ts', 'kafka-broker/**/*.test.ts'] } }),
+);
