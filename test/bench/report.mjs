@@ -95,6 +95,24 @@ export function printReport(legs, goals, print) {
         ]
       : [leg.leg, fmtInt(leg.records), leg.status, '', '', ''],
   );
+  printTable(header, rows, print);
+  for (const leg of legs) {
+    if (leg.summaryLine) print(`${leg.leg} summary: ${leg.summaryLine}`);
+    for (const warning of leg.warnings ?? []) print(`${leg.leg} WARNING: ${warning}`);
+    if (leg.duckdb) print(`duckdb: threads=${leg.duckdb.threads}, steps ${JSON.stringify(leg.duckdb.steps)}`);
+    if (leg.status === 'skipped') print(`${leg.leg} SKIPPED: ${leg.reason}`);
+    if (leg.status === 'failed') print(`${leg.leg} FAILED (${leg.reason}); stderr tail:\n${leg.stderrTail}`);
+  }
+  print('');
+  printGoals(goals, print);
+}
+
+export function printGoals(goals, print) {
+  for (const goal of goals) print(`goal ${goal.status.toUpperCase()}: ${goal.goal}: ${goal.detail}`);
+}
+
+/** A blank line, the header and rows (first column left-aligned, the others right-aligned), a blank line. */
+export function printTable(header, rows, print) {
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => String(row[i]).length)));
   const line = (row) =>
     row
@@ -104,17 +122,28 @@ export function printReport(legs, goals, print) {
   print(line(header));
   for (const row of rows) print(line(row));
   print('');
-  for (const leg of legs) {
-    if (leg.summaryLine) print(`${leg.leg} summary: ${leg.summaryLine}`);
-    for (const warning of leg.warnings ?? []) print(`${leg.leg} WARNING: ${warning}`);
-    if (leg.duckdb) print(`duckdb: threads=${leg.duckdb.threads}, steps ${JSON.stringify(leg.duckdb.steps)}`);
-    if (leg.status === 'skipped') print(`${leg.leg} SKIPPED: ${leg.reason}`);
-    if (leg.status === 'failed') print(`${leg.leg} FAILED (${leg.reason}); stderr tail:\n${leg.stderrTail}`);
-  }
-  print('');
-  for (const goal of goals) print(`goal ${goal.status.toUpperCase()}: ${goal.goal}: ${goal.detail}`);
 }
 
-function fmtInt(value) {
+/** Nearest-rank percentile (q in (0, 1]) of ascending `sorted`: p99 of 3 samples is the largest. */
+export function percentile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Sorts `ns` (a Float64Array of per-call nanoseconds) in place; figures named as producers/bench/emit.mjs names them. */
+export function latencyFigures(ns) {
+  let sum = 0;
+  for (const v of ns) sum += v;
+  ns.sort();
+  return {
+    calls: ns.length,
+    meanNs: Math.round(sum / ns.length),
+    p50Ns: percentile(ns, 0.5),
+    p99Ns: percentile(ns, 0.99),
+    p999Ns: percentile(ns, 0.999),
+    maxNs: ns[ns.length - 1],
+  };
+}
+
+export function fmtInt(value) {
   return Math.round(value).toLocaleString('en-US');
 }

@@ -1,6 +1,8 @@
 /**
- * Replay benchmark: our `genai-pipeline replay` on generated JSONL and Avro inputs beside a DuckDB
- * batch job doing comparable work on the same JSONL. See test/bench/README.md.
+ * Benchmarks (see test/bench/README.md): our `genai-pipeline replay` on generated JSONL and Avro
+ * inputs beside a DuckDB batch job doing comparable work on the same JSONL; emit() cost on the
+ * caller's thread beside a naive peer; the live `run` pipeline fed by the producer SDK (throughput
+ * beside plain fetch() batches, window freshness).
  * Exits non-zero when a leg fails; a missed goal is reported, not an error.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,7 +10,9 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE } from './args.mjs';
 import { ensureAvro, ensureJsonl } from './dataset.mjs';
+import { evaluateEmitGoals, printEmitReport, runEmitLeg } from './emit-leg.mjs';
 import { runDuckdbLeg, runReplayLeg, skipped } from './legs.mjs';
+import { evaluateLiveGoals, printLiveReport, runLiveLegs } from './live.mjs';
 import { rssMethod } from './measure.mjs';
 import { evaluateGoals, machineInfo, printReport, withRatios } from './report.mjs';
 
@@ -52,6 +56,15 @@ async function main() {
     return 0;
   }
   mkdirSync(workDir, { recursive: true });
+  const failures = [];
+  if (options.runReplay || options.runDuckdb) failures.push(await runReplayBenchmark(options));
+  if (options.runEmit) failures.push(await runEmitBenchmark(options));
+  if (options.runLive) failures.push(await runLiveBenchmark(options));
+  return failures.some(Boolean) ? 1 : 0;
+}
+
+/** Our replay legs and the DuckDB job on the same generated input; writes replay.json. True if a leg failed. */
+async function runReplayBenchmark(options) {
   const jsonl = ensureJsonl(dataDir, options.events, options.seed, log);
   const expectedJsonl = { invalid: jsonl.counts.invalid, duplicates: jsonl.counts.duplicates, late: 0 };
   const legs = [];
@@ -122,9 +135,43 @@ async function main() {
     legs: results.map((leg) => ({ ...leg, input: leg.input && relative(root, leg.input) })),
     goals,
   };
-  writeFileSync(resultFile, `${JSON.stringify(document, null, 2)}\n`);
-  log(`wrote ${relative(root, resultFile)}`);
-  return results.some((leg) => leg.status === 'failed') ? 1 : 0;
+  writeResult(resultFile, document);
+  return results.some((leg) => leg.status === 'failed');
+}
+
+/** emit() cost: producers/bench/emit.mjs beside a naive peer; writes emit-leg.json. True if it failed. */
+async function runEmitBenchmark(options) {
+  const result = await runEmitLeg({ root, calls: options.emitCalls, log });
+  const goals = evaluateEmitGoals(result);
+  printEmitReport(result, goals, console.log);
+  writeResult(join(resultsDir, 'emit-leg.json'), { machine: machineInfo(root), ...result, goals });
+  return result.status === 'failed';
+}
+
+/** The live pipeline under SDK load, its fetch peer and the freshness run; writes live.json. True if a leg failed. */
+async function runLiveBenchmark(options) {
+  const legs = await runLiveLegs({ root, workDir, options, log });
+  const goals = evaluateLiveGoals(legs);
+  printLiveReport(legs, goals, console.log);
+  const liveOptions = {
+    live_seconds: options.liveSeconds,
+    live_rate: options.liveRate,
+    live_producers: options.liveProducers,
+    freshness_seconds: options.freshnessSeconds,
+    freshness_rate: options.freshnessRate,
+  };
+  writeResult(join(resultsDir, 'live.json'), {
+    machine: machineInfo(root),
+    options: liveOptions,
+    legs,
+    goals,
+  });
+  return legs.some((leg) => leg.status === 'failed');
+}
+
+function writeResult(file, document) {
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+  log(`wrote ${relative(root, file)}`);
 }
 
 main().then(
