@@ -48,7 +48,6 @@ export class EventStream extends Construct {
         GENAI_PIPELINE_KAFKA_BROKERS: this.msk.bootstrapBrokers,
         GENAI_PIPELINE_KAFKA_TOPIC: this.msk.topic,
         GENAI_PIPELINE_KAFKA_GROUP: this.msk.consumerGroup,
-        GENAI_PIPELINE_KAFKA_AUTH: 'aws-msk-iam',
       };
     }
     const stream = this.kinesisStream as kinesis.Stream;

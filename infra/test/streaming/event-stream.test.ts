@@ -37,7 +37,6 @@ describe('event stream', () => {
       GENAI_PIPELINE_KAFKA_BROKERS: MSK.mskBootstrapBrokers,
       GENAI_PIPELINE_KAFKA_TOPIC: 'genai-events',
       GENAI_PIPELINE_KAFKA_GROUP: 'genai-pipeline',
-      GENAI_PIPELINE_KAFKA_AUTH: 'aws-msk-iam',
     });
   });
 });

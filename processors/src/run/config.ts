@@ -127,6 +127,14 @@ export function resolveRunConfig(layers: {
   file?: Record<string, unknown>;
   fileName?: string;
 }): RunConfig {
+  // A misspelt or unsupported setting must not be ignored silently (it would run with the default).
+  const known = new Set([...RUN_OPTION_NAMES.map(envName), envName('config')]);
+  const unknown = Object.keys(layers.env).filter(
+    (name) => name.startsWith('GENAI_PIPELINE_') && !known.has(name),
+  );
+  if (unknown.length > 0) {
+    throw new Error(`invalid configuration: ${unknown.join(', ')}: not an option of run (see run --help)`);
+  }
   const fromEnv: Record<string, unknown> = {};
   for (const option of RUN_OPTION_NAMES) {
     const value = layers.env[envName(option)];

@@ -68,10 +68,8 @@ describe('resolveRunConfig', () => {
     expect(resolve({}, { GENAI_PIPELINE_LAKE: '' }, { lake: 'file-lake' }).lake).toBe('file-lake');
   });
 
-  test('environment variables that are not options are ignored', () => {
-    expect(resolve({}, { GENAI_PIPELINE: 'x', GENAI_PIPELINE_NOT_AN_OPTION: 'x', PATH: '/bin' }).lake).toBe(
-      'data/lake',
-    );
+  test('environment variables outside GENAI_PIPELINE_<OPTION> are not read', () => {
+    expect(resolve({}, { GENAI_PIPELINE: 'x', PATH: '/bin' }).lake).toBe('data/lake');
   });
 
   test('numbers and booleans from strings (command line, environment)', () => {
@@ -202,5 +200,20 @@ describe('readConfigFile', () => {
   test('an unreadable file names the file', async () => {
     const path = join(tmpdir(), 'no-such-dir-for-run-config', 'run.json');
     await expect(readConfigFile(path)).rejects.toThrow(`config file ${path} cannot be read: `);
+  });
+});
+
+describe('unknown GENAI_PIPELINE_ settings', () => {
+  test('are refused by name instead of being ignored', () => {
+    expect(() =>
+      resolveRunConfig({
+        commandLine: {},
+        env: { GENAI_PIPELINE_LAKES: '/tmp/x', GENAI_PIPELINE_LAKE: '/tmp/y' },
+      }),
+    ).toThrow(/GENAI_PIPELINE_LAKES: not an option of run/);
+    expect(
+      resolveRunConfig({ commandLine: {}, env: { GENAI_PIPELINE_CONFIG: 'ignored-here', OTHER_X: '1' } })
+        .lake,
+    ).toBe('data/lake');
   });
 });
