@@ -55,12 +55,14 @@ export async function runLiveLegs({ root, workDir, options, log }) {
     const producers = plan.leg === 'live-freshness' ? 1 : options.liveProducers;
     const how = plan.rate > 0 ? `${fmtInt(plan.rate)} events/s offered` : 'as fast as acknowledged';
     log(`leg ${plan.leg} (${plan.seconds} s, ${producers} load process${producers > 1 ? 'es' : ''}, ${how})`);
-    legs.push(await runLiveLeg({ ...plan, producers, root, cli, workDir }));
+    legs.push(await runLiveLeg({ ...plan, producers }, { root, cli, workDir }));
   }
   return withPeerRatio(legs);
 }
 
-async function runLiveLeg({ leg, mode, seconds, rate, producers, root, cli, workDir }) {
+/** Runs one leg; `plan` ({ leg, mode, seconds, rate, producers }) goes on into its summary. */
+async function runLiveLeg(plan, { root, cli, workDir }) {
+  const { leg, mode, seconds, rate, producers } = plan;
   const dir = join(workDir, leg);
   rmSync(dir, { recursive: true, force: true });
   const lake = join(dir, 'lake');
@@ -101,20 +103,7 @@ async function runLiveLeg({ leg, mode, seconds, rate, producers, root, cli, work
     monitor.stopWatchingLake();
     const stop = await stopPipeline(run);
     monitor.stop();
-    return summarise({
-      leg,
-      mode,
-      seconds,
-      rate,
-      producers,
-      atStart,
-      atEnd,
-      results,
-      drain,
-      stop,
-      monitor,
-      run,
-    });
+    return summarise(plan, { atStart, atEnd, results, drain, stop, monitor, run });
   } catch (error) {
     monitor.stop();
     for (const load of loads) load.child.kill('SIGKILL');
@@ -282,20 +271,10 @@ function runLoad(root, { url, mode, seconds, rate, startAt, producer }) {
   return { child, done };
 }
 
-function summarise({
-  leg,
-  mode,
-  seconds,
-  rate,
-  producers,
-  atStart,
-  atEnd,
-  results,
-  drain,
-  stop,
-  monitor,
-  run,
-}) {
+function summarise(
+  { leg, mode, seconds, rate, producers },
+  { atStart, atEnd, results, drain, stop, monitor, run },
+) {
   const total = (pick) => results.reduce((sum, result) => sum + pick(result), 0);
   const dropped = {};
   for (const result of results)

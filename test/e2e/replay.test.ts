@@ -3,13 +3,11 @@
  * the built CLI, and every lake table is checked against the independent oracle of
  * test/support/expected.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { type InvocationEvent, type LakeTableName, writeAvroContainer } from '@genai-pipeline/schemas';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH, type CliResult, lastJsonLine, replayArgs, runCli } from '../support/cli.js';
+import { type InvocationEvent, writeAvroContainer } from '@genai-pipeline/schemas';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, lastJsonLine, replayArgs, runCli } from '../support/cli.js';
 import {
   diffDeadLetters,
   diffInvocations,
@@ -27,42 +25,21 @@ import {
   mainDatasetOptions,
   smallDatasetOptions,
   writeJsonLines,
-  writePricingFile,
 } from '../support/dataset.js';
 import { computeExpected, type Expected, type OracleOptions, parseLine } from '../support/expected.js';
+import { countRows, listFiles, readParquetSchema, TABLE_NAMES } from '../support/lake.js';
 import {
-  countRows,
-  type LakeRowWithFile,
-  listFiles,
-  openDuckDb,
-  readParquetSchema,
-  readTable,
-  TABLE_NAMES,
-} from '../support/lake.js';
+  diffEventTables,
+  expectNoMismatches,
+  type LakeTables,
+  useE2eWorkspace,
+} from '../support/run-lake.js';
 
 const RUN_TIMEOUT_MS = 300_000;
 /** Share of key-windows that may carry an anomaly no incident explains. */
 const MAX_FALSE_POSITIVE_RATE = 0.02;
 
-let work: string;
-let conn: DuckDBConnection;
-
-beforeAll(async () => {
-  expect(existsSync(CLI_PATH), `${CLI_PATH} is missing: build first (npx turbo run build)`).toBe(true);
-  work = mkdtempSync(join(tmpdir(), 'genai-replay-e2e-'));
-  conn = await openDuckDb();
-});
-
-afterAll(() => {
-  conn?.closeSync();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-/** Shows at most a few mismatches, with the total, so a failure is readable. */
-function expectNoMismatches(mismatches: readonly string[]): void {
-  const shown = mismatches.slice(0, 15).join('\n');
-  expect(mismatches, `${mismatches.length} mismatches:\n${shown}`).toEqual([]);
-}
+const workspace = useE2eWorkspace('genai-replay-e2e-');
 
 function expectSuccess(result: CliResult): void {
   expect(
@@ -71,20 +48,11 @@ function expectSuccess(result: CliResult): void {
   ).toBe(0);
 }
 
-async function readAllTables(lake: string): Promise<Record<LakeTableName, LakeRowWithFile[]>> {
-  const tables = {} as Record<LakeTableName, LakeRowWithFile[]>;
-  for (const table of TABLE_NAMES) tables[table] = await readTable(conn, lake, table);
-  return tables;
-}
-
 /** The lake of one run holds exactly what the oracle says (payloads only comparable for JSON input). */
 async function expectLakeMatches(lake: string, expected: Expected, jsonPayloads: boolean): Promise<void> {
-  const t = await readAllTables(lake);
+  const t = await workspace.readAllTables(lake);
   expectNoMismatches([
-    ...diffInvocations(t.invocations, expected.invocations),
-    ...diffScores(t.scores, expected.scores),
-    ...diffRollups(t.rollups_1m, expected.rollups),
-    ...diffScoreRollups(t.score_rollups_1m, expected.scoreRollups),
+    ...diffEventTables(t, expected),
     ...diffDeadLetters(t.dead_letters, expected.deadLetters, jsonPayloads),
     ...diffLakeFiles(listFiles(lake)),
   ]);
@@ -95,24 +63,20 @@ describe('replay of the acceptance dataset', () => {
   let dataset: Dataset;
   let expected: Expected;
   let inputPath: string;
-  let pricingPath: string;
   let lake: string;
   let firstRun: CliResult;
-  let tables: Record<LakeTableName, LakeRowWithFile[]>;
+  let tables: LakeTables;
 
   beforeAll(async () => {
     dataset = generateDataset(mainDatasetOptions(now));
-    const dir = join(work, 'main');
+    const dir = join(workspace.dir, 'main');
     inputPath = join(dir, 'events.jsonl');
-    pricingPath = join(dir, 'pricing.json');
     lake = join(dir, 'lake');
     writeJsonLines(inputPath, dataset.lines);
-    writePricingFile(pricingPath);
-    const pricing = JSON.parse(readFileSync(pricingPath, 'utf8'));
-    expected = computeExpected(dataset.lines, { nowMs: now, pricing });
-    firstRun = await runCli(replayArgs([inputPath], lake, ['--pricing', pricingPath]));
+    expected = computeExpected(dataset.lines, { nowMs: now, pricing: workspace.pricing });
+    firstRun = await runCli(replayArgs([inputPath], lake, ['--pricing', workspace.pricingPath]));
     expectSuccess(firstRun);
-    tables = await readAllTables(lake);
+    tables = await workspace.readAllTables(lake);
   }, RUN_TIMEOUT_MS);
 
   it('exits 0 and prints the summary as the last stdout line', () => {
@@ -148,7 +112,7 @@ describe('replay of the acceptance dataset', () => {
   it("writes the contract's column names and Parquet types in every file", async () => {
     const mismatches: string[] = [];
     for (const table of TABLE_NAMES) {
-      const columns = await readParquetSchema(conn, lake, table);
+      const columns = await readParquetSchema(workspace.conn, lake, table);
       expect(columns.length, `${table} has no files`).toBeGreaterThan(0);
       mismatches.push(...diffSchema(table, columns));
     }
@@ -178,11 +142,11 @@ describe('replay of the acceptance dataset', () => {
 
   // Last in this block: it replays into the same lake.
   it('replaying the same input again replaces files: only the dead_letters audit log grows', async () => {
-    const before = await countRows(conn, lake);
-    const again = await runCli(replayArgs([inputPath], lake, ['--pricing', pricingPath]));
+    const before = await countRows(workspace.conn, lake);
+    const again = await runCli(replayArgs([inputPath], lake, ['--pricing', workspace.pricingPath]));
     expectSuccess(again);
     expect(lastJsonLine(again.stdout)).toEqual(expected.summary);
-    const after = await countRows(conn, lake);
+    const after = await countRows(workspace.conn, lake);
     expect(after).toEqual({ ...before, dead_letters: 2 * before.dead_letters });
     expectNoMismatches(diffLakeFiles(listFiles(lake)));
   });
@@ -197,7 +161,7 @@ describe('replay input formats and options', () => {
 
   beforeAll(() => {
     dataset = generateDataset(smallDatasetOptions(now));
-    dir = join(work, 'small');
+    dir = join(workspace.dir, 'small');
     writeJsonLines(join(dir, 'events.jsonl'), dataset.lines);
   });
 
@@ -266,7 +230,7 @@ describe('replay operational failures', () => {
   let goodInput: string;
 
   beforeAll(() => {
-    dir = join(work, 'failures');
+    dir = join(workspace.dir, 'failures');
     goodInput = join(dir, 'good.jsonl');
     const dataset = generateDataset(smallDatasetOptions(Date.now()));
     writeJsonLines(goodInput, dataset.lines);

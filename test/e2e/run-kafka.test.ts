@@ -5,61 +5,43 @@
  * Scenarios: a clean run; `run` killed with SIGKILL mid-stream and restarted; a second processor
  * joining the group mid-stream (a rebalance hands partitions over).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createEmitter, KafkaTransport } from '@genai-pipeline/producers';
 import { decodeSingleObject } from '@genai-pipeline/schemas';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KafkaBroker, startKafkaBroker } from '../kafka-broker/broker.js';
-import { CLI_PATH } from '../support/cli.js';
-import {
-  diffDeadLetters,
-  diffInvocations,
-  diffLakeFiles,
-  diffRollups,
-  diffScoreRollups,
-  diffScores,
-} from '../support/compare.js';
-import { generateDataset, smallDatasetOptions, writePricingFile } from '../support/dataset.js';
-import {
-  computeExpected,
-  DEFAULT_MAX_OUT_OF_ORDERNESS_MS,
-  type Expected,
-  InvalidEvent,
-  parseLine,
-  WINDOW_MS,
-  windowStartOf,
-} from '../support/expected.js';
-import { listFiles, openDuckDb, readTable } from '../support/lake.js';
+import { diffDeadLetters, diffLakeFiles } from '../support/compare.js';
+import { generateDataset, smallDatasetOptions } from '../support/dataset.js';
+import { computeExpected, InvalidEvent, parseLine } from '../support/expected.js';
+import { listFiles } from '../support/lake.js';
 import { Prng } from '../support/prng.js';
+import {
+  closedWindowsOnly,
+  diffEventTables,
+  expectNoMismatches,
+  metricByPartition,
+  rowsInFiles,
+  stopCleanly,
+  useE2eWorkspace,
+} from '../support/run-lake.js';
 import { type RunningPipeline, startRunProcess } from '../support/run-process.js';
 
 const TIMEOUT_MS = 300_000;
 const PARTITIONS = 3;
+/** How long the processors may take to read what was produced before the test gives up. */
+const READ_DEADLINE_MS = 120_000;
 
-let work: string;
-let conn: DuckDBConnection;
+const workspace = useE2eWorkspace('genai-run-kafka-');
 let testBroker: KafkaBroker;
-let pricingPath: string;
-let pricing: Parameters<typeof computeExpected>[1]['pricing'];
 
 beforeAll(async () => {
-  expect(existsSync(CLI_PATH), `${CLI_PATH} is missing: build first (npx turbo run build)`).toBe(true);
-  work = mkdtempSync(join(tmpdir(), 'genai-run-kafka-'));
-  conn = await openDuckDb();
   testBroker = await startKafkaBroker();
-  pricingPath = join(work, 'pricing.json');
-  writePricingFile(pricingPath);
-  pricing = JSON.parse(readFileSync(pricingPath, 'utf8'));
 });
 
 afterAll(async () => {
-  conn?.closeSync();
   await testBroker?.stop();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 const now = Date.now();
@@ -133,54 +115,40 @@ async function partitionContents(
   );
 }
 
-/** Windows `run` has closed on one partition: those the partition's own watermark passed. */
-function closedOnly(expected: Expected): Expected {
-  const times = [...expected.invocations, ...expected.scores].map((e) => e.event_time);
-  const closedThrough = windowStartOf(Math.max(...times) - DEFAULT_MAX_OUT_OF_ORDERNESS_MS);
-  const closed = <T extends { window_start: number }>(rows: Map<string, T>) =>
-    new Map([...rows].filter(([, row]) => row.window_start + WINDOW_MS <= closedThrough));
-  return { ...expected, rollups: closed(expected.rollups), scoreRollups: closed(expected.scoreRollups) };
-}
-
-async function expectLakeExact(lake: string, topic: string, contents: Map<number, string[]>): Promise<void> {
-  const tables = {
-    invocations: await readTable(conn, lake, 'invocations'),
-    scores: await readTable(conn, lake, 'scores'),
-    rollups_1m: await readTable(conn, lake, 'rollups_1m'),
-    score_rollups_1m: await readTable(conn, lake, 'score_rollups_1m'),
-    dead_letters: await readTable(conn, lake, 'dead_letters'),
-  };
+/**
+ * The lake holds, for every partition of the topic and only in that partition's files, what the oracle
+ * says of the partition's records (read back from the brokers, `events.length` of them in all).
+ */
+async function expectLakeExact(brokers: string, topic: string, lake: string): Promise<void> {
+  const tables = await workspace.readAllTables(lake);
   const mismatches: string[] = [];
-  for (const [partition, lines] of contents) {
+  for (const [partition, lines] of await partitionContents(brokers, topic, events.length)) {
     // Lake files carry the partition: `<store id>-<topic>.<partition>-<first>-<last>.parquet`.
-    const mine = <T extends { __file: string }>(rows: T[]) =>
-      rows.filter((row) => row.__file.includes(`-${topic}.${partition}-`));
-    const expected = closedOnly(computeExpected(lines, { nowMs: now, pricing }));
+    const rows = rowsInFiles(tables, (file) => file.includes(`-${topic}.${partition}-`));
+    // Windows `run` has closed on one partition: those the partition's own watermark passed.
+    const { expected } = closedWindowsOnly(
+      computeExpected(lines, { nowMs: now, pricing: workspace.pricing }),
+    );
     mismatches.push(
       ...[
-        ...diffInvocations(mine(tables.invocations), expected.invocations),
-        ...diffScores(mine(tables.scores), expected.scores),
-        ...diffRollups(mine(tables.rollups_1m), expected.rollups),
-        ...diffScoreRollups(mine(tables.score_rollups_1m), expected.scoreRollups),
-        ...diffDeadLetters(mine(tables.dead_letters), expected.deadLetters, false),
+        ...diffEventTables(rows, expected),
+        ...diffDeadLetters(rows.dead_letters, expected.deadLetters, false),
       ].map((m) => `partition ${partition}: ${m}`),
     );
   }
   mismatches.push(...diffLakeFiles(listFiles(lake)));
-  expect(mismatches, mismatches.slice(0, 15).join('\n')).toEqual([]);
+  expectNoMismatches(mismatches);
 }
 
+/** Records this `run` process has read, over all its partitions. */
 async function eventsIn(pipeline: RunningPipeline): Promise<number> {
-  const text = await (await fetch(`${pipeline.url}/metrics`)).text();
-  let sum = 0;
-  for (const match of text.matchAll(/^genai_pipeline_events_in_total\{[^}]*\} (\d+)/gm))
-    sum += Number(match[1]);
-  return sum;
+  const byPartition = await metricByPartition(pipeline.url, 'genai_pipeline_events_in_total');
+  return [...byPartition.values()].reduce((a, b) => a + b, 0);
 }
 
 /** Waits until the running processors together have read `count` records (each exactly once). */
 async function waitForEvents(pipelines: readonly RunningPipeline[], count: number): Promise<void> {
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + READ_DEADLINE_MS;
   for (;;) {
     const seen = (await Promise.all(pipelines.map(eventsIn))).reduce((a, b) => a + b, 0);
     if (seen === count) return;
@@ -190,28 +158,19 @@ async function waitForEvents(pipelines: readonly RunningPipeline[], count: numbe
         `processed ${seen} of ${count} records in time\n${pipelines.map((p) => p.stderr().slice(-1500)).join('\n')}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }
 
 /** Waits until every partition of the topic reports no records left to read. */
 async function waitForCaughtUp(pipeline: RunningPipeline): Promise<void> {
-  const deadline = Date.now() + 120_000;
+  const deadline = Date.now() + READ_DEADLINE_MS;
   for (;;) {
-    const text = await (await fetch(`${pipeline.url}/metrics`)).text();
-    const lags = [...text.matchAll(/^genai_pipeline_consumer_lag_records\{[^}]*\} (\d+)/gm)].map((m) =>
-      Number(m[1]),
-    );
+    const lags = [...(await metricByPartition(pipeline.url, 'genai_pipeline_consumer_lag_records')).values()];
     if (lags.length === PARTITIONS && lags.every((lag) => lag === 0)) return;
     if (Date.now() > deadline) throw new Error(`lags ${lags} in time\n${pipeline.stderr().slice(-1500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
-}
-
-async function stopCleanly(pipeline: RunningPipeline): Promise<void> {
-  pipeline.child.kill('SIGTERM');
-  const { code, signal } = await pipeline.exited;
-  expect(code, `exit ${code} ${signal ?? ''}\n${pipeline.stderr().slice(-3000)}`).toBe(0);
 }
 
 const brokerTargets = [
@@ -232,12 +191,7 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
     topic,
     '--kafka-group',
     `${topic}-processors`,
-    '--lake',
-    join(dir, 'lake'),
-    '--state-dir',
-    join(dir, 'state'),
-    '--pricing',
-    pricingPath,
+    ...workspace.runDirArgs(dir),
     '--checkpoint-interval-seconds',
     '1',
     // A killed processor's partitions go to the restarted one after this (the broker minimum).
@@ -246,21 +200,22 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
     ...extra,
   ];
 
+  /** A new topic on these brokers, and a directory for the lakes and state of the runs that read it. */
+  async function newTopic(name: string): Promise<{ topic: string; dir: string }> {
+    const topic = `${name}-${Date.now()}`;
+    await createTopic(brokers(), topic);
+    return { topic, dir: join(workspace.dir, topic) };
+  }
+
   it(
     'takes the SDK’s events through the broker into the lake, exactly, per partition',
     async () => {
-      const topic = `clean-${Date.now()}`;
-      const dir = join(work, topic);
-      await createTopic(brokers(), topic);
+      const { topic, dir } = await newTopic('clean');
       await produce(brokers(), topic, events);
       const pipeline = await startRunProcess(runArgs(topic, dir));
       await waitForEvents([pipeline], events.length);
       await stopCleanly(pipeline);
-      await expectLakeExact(
-        join(dir, 'lake'),
-        topic,
-        await partitionContents(brokers(), topic, events.length),
-      );
+      await expectLakeExact(brokers(), topic, join(dir, 'lake'));
     },
     TIMEOUT_MS,
   );
@@ -268,16 +223,14 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
   it(
     'is still exact after SIGKILL mid-stream and restarts',
     async () => {
-      const topic = `crash-${Date.now()}`;
-      const dir = join(work, topic);
-      await createTopic(brokers(), topic);
+      const { topic, dir } = await newTopic('crash');
       const prng = new Prng(5);
       const chunks = 6;
       const size = Math.ceil(events.length / chunks);
       for (let chunk = 0; chunk < chunks - 1; chunk++) {
         const pipeline = await startRunProcess(runArgs(topic, dir));
         await produce(brokers(), topic, events.slice(chunk * size, (chunk + 1) * size));
-        await new Promise((resolve) => setTimeout(resolve, prng.int(200, 1_500)));
+        await sleep(prng.int(200, 1_500));
         pipeline.child.kill('SIGKILL');
         await pipeline.exited;
       }
@@ -285,9 +238,8 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
       const last = await startRunProcess(runArgs(topic, dir));
       await produce(brokers(), topic, events.slice((chunks - 1) * size));
       await waitForCaughtUp(last);
-      const contents = await partitionContents(brokers(), topic, events.length);
       await stopCleanly(last);
-      await expectLakeExact(join(dir, 'lake'), topic, contents);
+      await expectLakeExact(brokers(), topic, join(dir, 'lake'));
     },
     TIMEOUT_MS,
   );
@@ -295,9 +247,7 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
   it(
     'stays exact when a second processor joins the group mid-stream (a rebalance hands partitions over)',
     async () => {
-      const topic = `rebalance-${Date.now()}`;
-      const dir = join(work, topic);
-      await createTopic(brokers(), topic);
+      const { topic, dir } = await newTopic('rebalance');
       const half = Math.floor(events.length / 2);
       const first = await startRunProcess(runArgs(topic, dir, ['--instance-id', 'first']));
       await produce(brokers(), topic, events.slice(0, half));
@@ -307,11 +257,7 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
       expect(await eventsIn(second), 'the second processor took partitions over').toBeGreaterThan(0);
       await stopCleanly(first);
       await stopCleanly(second);
-      await expectLakeExact(
-        join(dir, 'lake'),
-        topic,
-        await partitionContents(brokers(), topic, events.length),
-      );
+      await expectLakeExact(brokers(), topic, join(dir, 'lake'));
     },
     TIMEOUT_MS,
   );
@@ -334,7 +280,7 @@ describe('the producer SDK’s kafka transport through the test broker’s fault
         emitter.emit(kind === 'score' ? { kind: 'score', ...event } : event);
         if (i === 1_000) testBroker.faults.dropConnections();
         if (i === 2_000) testBroker.faults.loseProduceAcks(2);
-        if (i % 250 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        if (i % 250 === 0) await sleep(5);
       }
       await emitter.close();
       expect(emitter.stats().sent, JSON.stringify(emitter.stats())).toBe(sending.length);

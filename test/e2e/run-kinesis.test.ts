@@ -6,38 +6,23 @@
  * watermark, late decisions and closed windows. Then the same written in two halves with a restart in
  * between: the checkpointed sequence numbers must resume exactly, nothing lost, nothing counted twice.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   encodeSingleObject,
   type LakeRow,
-  type LakeTableName,
   singleObjectFingerprint,
   type TelemetryEvent,
 } from '@genai-pipeline/schemas';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../support/cli.js';
-import {
-  diffDeadLetters,
-  diffInvocations,
-  diffLakeFiles,
-  diffRollups,
-  diffScoreRollups,
-  diffScores,
-  judgeAnomalies,
-} from '../support/compare.js';
-import { type Dataset, generateDataset, mainDatasetOptions, writePricingFile } from '../support/dataset.js';
+import { diffLakeFiles, judgeAnomalies } from '../support/compare.js';
+import { type Dataset, generateDataset, mainDatasetOptions } from '../support/dataset.js';
 import {
   computeExpected,
-  DEFAULT_MAX_OUT_OF_ORDERNESS_MS,
   type Expected,
   type ExpectedDeadLetter,
   InvalidEvent,
   parseLine,
-  WINDOW_MS,
-  windowStartOf,
 } from '../support/expected.js';
 import {
   compareSequenceNumbers,
@@ -48,7 +33,18 @@ import {
   putRecordsInOrder,
   startKinesalite,
 } from '../support/kinesis.js';
-import { type LakeRowWithFile, listFiles, openDuckDb, readTable, TABLE_NAMES } from '../support/lake.js';
+import { listFiles } from '../support/lake.js';
+import {
+  closedWindowsOnly,
+  diffDeadLettersByReason,
+  diffEventTables,
+  expectNoMismatches,
+  incidentsInClosedWindows,
+  metricByPartition,
+  rowsInFiles,
+  stopCleanly,
+  useE2eWorkspace,
+} from '../support/run-lake.js';
 import { type RunningPipeline, startRunProcess } from '../support/run-process.js';
 
 const SHARDS = 3;
@@ -60,15 +56,11 @@ const RAW_LINES_PARTITION_KEY = 'unparsed-json-lines';
 /** Lake files of `run` are `<storeId>-<shardId>-<first ordinal>-<last ordinal>.parquet`. */
 const LAKE_FILE_NAME = /^([0-9a-f]{8})-(shardId-\d+)-n?\d+-n?\d+\.parquet$/;
 
-let work: string;
-let conn: DuckDBConnection;
+const workspace = useE2eWorkspace('genai-run-kinesis-e2e-');
 let kinesis: KinesaliteServer;
 const started: RunningPipeline[] = [];
 
 beforeAll(async () => {
-  expect(existsSync(CLI_PATH), `${CLI_PATH} is missing: build first (npx turbo run build)`).toBe(true);
-  work = mkdtempSync(join(tmpdir(), 'genai-run-kinesis-e2e-'));
-  conn = await openDuckDb();
   kinesis = await startKinesalite();
 });
 
@@ -81,9 +73,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  conn?.closeSync();
   await kinesis?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 /** One dataset line as a Kinesis record, with the service+model key of a valid event. */
@@ -155,17 +145,14 @@ function expectedByShard(
   const out = new Map<string, ShardExpectation>();
   for (const [shardId, lines] of byShard) {
     lines.sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
-    const all = computeExpected(
-      lines.map((l) => l.line),
-      options,
+    const { expected, closedThrough } = closedWindowsOnly(
+      computeExpected(
+        lines.map((l) => l.line),
+        options,
+      ),
     );
-    const times = [...all.invocations, ...all.scores].map((e) => e.event_time);
-    const maxAccepted = times.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
-    const closedThrough = windowStartOf(maxAccepted - DEFAULT_MAX_OUT_OF_ORDERNESS_MS);
-    const closed = <T extends { window_start: number }>(rows: Map<string, T>) =>
-      new Map([...rows].filter(([, row]) => row.window_start + WINDOW_MS <= closedThrough));
     out.set(shardId, {
-      expected: { ...all, rollups: closed(all.rollups), scoreRollups: closed(all.scoreRollups) },
+      expected,
       closedThrough,
       keys: new Set(lines.flatMap((l) => (l.key === null ? [] : [l.key]))),
     });
@@ -220,78 +207,42 @@ function diffLatePayloads(rows: readonly LakeRow[], expected: readonly ExpectedD
   return out;
 }
 
-function expectNoMismatches(mismatches: readonly string[]): void {
-  const shown = mismatches.slice(0, 15).join('\n');
-  expect(mismatches, `${mismatches.length} mismatches:\n${shown}`).toEqual([]);
-}
-
-async function readAllTables(lake: string): Promise<Record<LakeTableName, LakeRowWithFile[]>> {
-  const tables = {} as Record<LakeTableName, LakeRowWithFile[]>;
-  for (const table of TABLE_NAMES) tables[table] = await readTable(conn, lake, table);
-  return tables;
-}
-
 interface Fixture {
   nowMs: number;
   incidents: Dataset['incidents'];
-  pricing: Parameters<typeof computeExpected>[1]['pricing'];
 }
 
 /** The lake holds, for every shard and only in that shard's files, exactly what the oracle says of it. */
 async function expectLakeExact(lake: string, placed: readonly PlacedLine[], fixture: Fixture): Promise<void> {
-  const shards = expectedByShard(placed, { nowMs: fixture.nowMs, pricing: fixture.pricing });
-  const t = await readAllTables(lake);
+  const shards = expectedByShard(placed, { nowMs: fixture.nowMs, pricing: workspace.pricing });
+  const t = await workspace.readAllTables(lake);
   const files = listFiles(lake);
   const mismatches = [...diffLakeFiles(files), ...diffFileSources(files, new Set(shards.keys()))];
-  const withReason = <T extends object>(rows: readonly T[], reason: 'invalid' | 'late'): T[] =>
-    rows.filter((row) => 'reason' in row && row.reason === reason);
   for (const [shardId, { expected, closedThrough, keys }] of shards) {
-    const of = (table: LakeTableName) =>
-      t[table].filter((row) => sourceOfFile(row.__file)?.shardId === shardId);
-    const deadLetters = of('dead_letters');
-    const lateExpected = withReason(expected.deadLetters, 'late');
-    const incidents = fixture.incidents
-      .filter((incident) => keys.has(`${incident.service}|${incident.model_id}`))
-      .map((incident) => ({
-        ...incident,
-        windowStarts: incident.windowStarts.filter((start) => start + WINDOW_MS <= closedThrough),
-      }))
-      .filter((incident) => incident.windowStarts.length > 0);
+    const rows = rowsInFiles(t, (file) => sourceOfFile(file)?.shardId === shardId);
+    const incidents = fixture.incidents.filter((incident) =>
+      keys.has(`${incident.service}|${incident.model_id}`),
+    );
     mismatches.push(
       ...[
-        ...diffInvocations(of('invocations'), expected.invocations),
-        ...diffScores(of('scores'), expected.scores),
-        ...diffRollups(of('rollups_1m'), expected.rollups),
-        ...diffScoreRollups(of('score_rollups_1m'), expected.scoreRollups),
+        ...diffEventTables(rows, expected),
         // Unparseable lines went in as raw text: dead-lettered as that text (or its base64).
-        ...diffDeadLetters(
-          withReason(deadLetters, 'invalid'),
-          withReason(expected.deadLetters, 'invalid'),
-          true,
+        ...diffDeadLettersByReason(rows.dead_letters, expected.deadLetters),
+        ...diffLatePayloads(
+          rows.dead_letters.filter((row) => row.reason === 'late'),
+          expected.deadLetters.filter((e) => e.reason === 'late'),
+          fixture.nowMs,
         ),
-        ...diffDeadLetters(withReason(deadLetters, 'late'), lateExpected, false),
-        ...diffLatePayloads(withReason(deadLetters, 'late'), lateExpected, fixture.nowMs),
-        ...judgeAnomalies(of('anomalies'), incidents).problems,
+        ...judgeAnomalies(rows.anomalies, incidentsInClosedWindows(incidents, closedThrough)).problems,
       ].map((mismatch) => `${shardId}: ${mismatch}`),
     );
   }
   expectNoMismatches(mismatches);
 }
 
-function startKinesisRun(stream: string, dir: string, pricingPath: string): Promise<RunningPipeline> {
+function startKinesisRun(stream: string, dir: string): Promise<RunningPipeline> {
   const pipeline = startRunProcess(
-    [
-      '--source',
-      'kinesis',
-      '--kinesis-stream',
-      stream,
-      '--lake',
-      join(dir, 'lake'),
-      '--state-dir',
-      join(dir, 'state'),
-      '--pricing',
-      pricingPath,
-    ],
+    ['--source', 'kinesis', '--kinesis-stream', stream, ...workspace.runDirArgs(dir)],
     {
       AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
       AWS_REGION: 'us-east-1',
@@ -305,16 +256,6 @@ function startKinesisRun(stream: string, dir: string, pricingPath: string): Prom
   });
 }
 
-const EVENTS_IN = /^genai_pipeline_events_in_total\{partition="([^"]+)"\} (\d+)$/gm;
-
-/** Records read by this `run` process per partition, from its /metrics. */
-async function eventsIn(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return new Map([...text.matchAll(EVENTS_IN)].map((m) => [m[1] as string, Number(m[2])]));
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Waits until this `run` has read exactly `want` records of each shard (more is a failure at once). */
 async function waitUntilRead(pipeline: RunningPipeline, want: ReadonlyMap<string, number>): Promise<void> {
   const deadline = Date.now() + READ_DEADLINE_MS;
@@ -325,7 +266,8 @@ async function waitUntilRead(pipeline: RunningPipeline, want: ReadonlyMap<string
   for (;;) {
     let got = new Map<string, number>();
     try {
-      got = await eventsIn(pipeline.url);
+      // Records read by this `run` process per partition.
+      got = await metricByPartition(pipeline.url, 'genai_pipeline_events_in_total');
     } catch (error) {
       // Most likely the process died: wait for its exit so that its stderr is reported below.
       await Promise.race([pipeline.exited, sleep(2_000)]);
@@ -344,26 +286,13 @@ async function waitUntilRead(pipeline: RunningPipeline, want: ReadonlyMap<string
   }
 }
 
-async function stopCleanly(pipeline: RunningPipeline): Promise<void> {
-  pipeline.child.kill('SIGTERM');
-  const { code, signal } = await pipeline.exited;
-  expect(code, `exit ${code} ${signal ?? ''}\nstderr: ${pipeline.stderr().slice(-3000)}`).toBe(0);
-}
-
 describe('run --source kinesis', () => {
   const nowMs = Date.now();
   const dataset = generateDataset(mainDatasetOptions(nowMs));
   const lines = dataset.lines
     .filter((line) => line.trim() !== '')
     .map((line) => toKinesisRecord(line, nowMs));
-  let pricingPath: string;
-  let fixture: Fixture;
-
-  beforeAll(() => {
-    pricingPath = join(work, 'pricing.json');
-    writePricingFile(pricingPath);
-    fixture = { nowMs, incidents: dataset.incidents, pricing: JSON.parse(readFileSync(pricingPath, 'utf8')) };
-  });
+  const fixture: Fixture = { nowMs, incidents: dataset.incidents };
 
   it(
     'reads every shard as its own partition into the lake, exactly; SIGTERM exits 0',
@@ -374,8 +303,8 @@ describe('run --source kinesis', () => {
       const perShard = countByShard(placed);
       expect(perShard.size, 'the service+model keys spread over every shard').toBe(SHARDS);
 
-      const dir = join(work, 'whole');
-      const pipeline = await startKinesisRun(stream, dir, pricingPath);
+      const dir = join(workspace.dir, 'whole');
+      const pipeline = await startKinesisRun(stream, dir);
       await waitUntilRead(pipeline, perShard);
       expect((await fetch(`${pipeline.url}/healthz`)).status).toBe(200);
       await stopCleanly(pipeline);
@@ -389,19 +318,19 @@ describe('run --source kinesis', () => {
     async () => {
       const stream = 'genai-events-halves';
       await createStream(kinesis.client, stream, SHARDS);
-      const dir = join(work, 'halves');
+      const dir = join(workspace.dir, 'halves');
       const lake = join(dir, 'lake');
       const half = Math.floor(lines.length / 2);
 
       const first = await putLines(stream, lines.slice(0, half));
-      const firstRun = await startKinesisRun(stream, dir, pricingPath);
+      const firstRun = await startKinesisRun(stream, dir);
       await waitUntilRead(firstRun, countByShard(first));
       await stopCleanly(firstRun);
       await expectLakeExact(lake, first, fixture);
 
       // Written while nothing reads: the next run must start each shard right after what it checkpointed.
       const second = await putLines(stream, lines.slice(half));
-      const secondRun = await startKinesisRun(stream, dir, pricingPath);
+      const secondRun = await startKinesisRun(stream, dir);
       await waitUntilRead(secondRun, countByShard(second));
       await stopCleanly(secondRun);
       await expectLakeExact(lake, [...first, ...second], fixture);

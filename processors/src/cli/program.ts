@@ -3,6 +3,7 @@ import { SINK_NAMES, type SinkOptions } from '../output/sink-setup.js';
 import { replay } from '../replay/replay.js';
 import { progressLine } from './progress.js';
 import { addDemoCommand, addRunCommand } from './run-command.js';
+import { addSinkOptions, sinkOption } from './sink-options.js';
 
 function nonNegativeSeconds(value: string): number {
   const seconds = Number(value);
@@ -23,25 +24,6 @@ function sinkList(value: string): string[] {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-const sinkOption = () =>
-  new Option('--sink <names>', `comma-separated sinks besides the lake (${SINK_NAMES.join(', ')})`).argParser(
-    sinkList,
-  );
-
-/** The sink options of CONTRACT.md §5, shared by replay and run. */
-function addSinkOptions(command: Command): Command {
-  return command
-    .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
-    .option('--cloudwatch-namespace <namespace>', 'with --sink cloudwatch (default GenAI/Pipeline)')
-    .option('--timestream-database <name>', 'with --sink timestream')
-    .option('--timestream-table <name>', 'with --sink timestream')
-    .option('--influx-url <url>', 'with --sink influxdb: http(s)://host:port')
-    .option('--influx-token <token>', 'with --sink influxdb: API token (v2 API)')
-    .option('--influx-bucket <bucket>', 'with --sink influxdb: bucket, for the v2 write API')
-    .option('--influx-org <org>', 'with --sink influxdb and --influx-bucket: organisation')
-    .option('--influx-db <database>', 'with --sink influxdb: database, for the v1 write API');
-}
 
 interface ReplayCommandOptions extends Omit<SinkOptions, 'sinks'> {
   input: string[];
@@ -75,9 +57,9 @@ export function buildProgram(
       new Option('--max-out-of-orderness-seconds <seconds>', 'watermark lag behind the largest event time')
         .default(30)
         .argParser(nonNegativeSeconds),
-    )
-    .addOption(sinkOption().default(['lake'], 'lake'));
-  addSinkOptions(replayCommand);
+    );
+  // Replay has no other configuration: commander checks the sinks and defaults to the lake alone.
+  addSinkOptions(replayCommand, sinkOption().argParser(sinkList).default(['lake'], 'lake'));
   replayCommand.action(async (options: ReplayCommandOptions) => {
     if (options.input.length === 0) program.error('error: --input is required');
     const progress = progressLine();

@@ -9,6 +9,7 @@ import {
   resolveRunConfig,
 } from '../run/config.js';
 import { type RunHandle, startRun } from '../run/run.js';
+import { addSinkOptions, sinkOption } from './sink-options.js';
 import { createStatusView } from './status-view.js';
 
 const STATUS_INTERVAL_MS = 1_000;
@@ -39,22 +40,9 @@ export function addRunCommand(program: Command): void {
     .option('--checkpoint-interval-seconds <seconds>', 'processing time between checkpoints (default 10)')
     .option('--max-body-bytes <bytes>', 'largest collector request body (default 5 MiB)')
     .option('--demo', 'run the demo workload against the embedded collector (the default)')
-    .option('--no-demo', 'no demo workload')
-    .addOption(
-      new Option(
-        '--sink <names>',
-        'comma-separated sinks besides the lake (lake, s3, cloudwatch, timestream, influxdb)',
-      ),
-    )
-    .option('--s3-uri <uri>', 'with --sink s3: s3://bucket/prefix for the lake tables')
-    .option('--cloudwatch-namespace <namespace>', 'with --sink cloudwatch (default GenAI/Pipeline)')
-    .option('--timestream-database <name>', 'with --sink timestream')
-    .option('--timestream-table <name>', 'with --sink timestream')
-    .option('--influx-url <url>', 'with --sink influxdb: http(s)://host:port')
-    .option('--influx-token <token>', 'with --sink influxdb: API token (v2 API)')
-    .option('--influx-bucket <bucket>', 'with --sink influxdb: bucket, for the v2 write API')
-    .option('--influx-org <org>', 'with --sink influxdb and --influx-bucket: organisation')
-    .option('--influx-db <database>', 'with --sink influxdb: database, for the v1 write API')
+    .option('--no-demo', 'no demo workload');
+  // No default and no check here: the sinks may come from the environment or the config file too.
+  addSinkOptions(command, sinkOption())
     .option('--kinesis-stream <name>', 'with --source kinesis')
     .option('--kafka-brokers <list>', 'with --source kafka: host:port,...')
     .option('--kafka-topic <topic>', 'with --source kafka')
