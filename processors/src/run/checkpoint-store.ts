@@ -76,14 +76,29 @@ export class CheckpointStore {
     return checkpoints;
   }
 
-  /** Stores the checkpoints of `source` atomically and durably. */
-  async save(source: string, checkpoints: readonly PartitionCheckpoint[]): Promise<void> {
+  /**
+   * Stores the checkpoints of `source` atomically and durably. With `owner`, a partition's checkpoint
+   * is written only while that instance owns it (a stale owner cannot overwrite its successor's);
+   * returns the partitions skipped for that reason.
+   */
+  async save(source: string, checkpoints: readonly PartitionCheckpoint[], owner?: string): Promise<string[]> {
     // A child transaction is rolled back when the callback throws (a checkpoint that cannot be encoded);
     // lmdb's plain `transaction` would commit the puts made before the throw.
-    await this.db.childTransaction(() => {
-      for (const checkpoint of checkpoints) this.db.put(`${source}/${checkpoint.partition}`, checkpoint);
+    const skipped = await this.db.childTransaction(() => {
+      const notOwned: string[] = [];
+      for (const checkpoint of checkpoints) {
+        const key = `${source}/${checkpoint.partition}`;
+        const holder = owner === undefined ? undefined : this.owners.get(key);
+        if (owner !== undefined && (holder?.instance !== owner || holder.released)) {
+          notOwned.push(checkpoint.partition);
+          continue;
+        }
+        this.db.put(key, checkpoint);
+      }
+      return notOwned;
     });
     await this.root.flushed;
+    return skipped as string[];
   }
 
   /** The latest checkpoint of one partition, as committed now (another process may have written it). */

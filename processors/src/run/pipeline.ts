@@ -90,7 +90,11 @@ export class Pipeline {
   private readonly ownershipTimeoutMs: number;
   /** Partitions move between instances: claim before processing, hand over when revoked. */
   private readonly movable: boolean;
-  private lastHeartbeat = Number.NEGATIVE_INFINITY;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Partitions another instance took over (found by a heartbeat): dropped at the next step boundary. */
+  private readonly lost = new Set<string>();
+  /** A processing failure: no checkpoint may be taken after it. */
+  private failure: Error | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.clock = options.clock ?? Date.now;
@@ -105,12 +109,17 @@ export class Pipeline {
   async start(): Promise<void> {
     const { source, checkpoints } = this.options;
     this.checkpointsByPartition = checkpoints.load(source.name);
-    // Movable partitions are opened once claimed: their latest checkpoint may be another instance's.
-    if (!this.movable) {
-      for (const checkpoint of this.checkpointsByPartition.values())
-        await this.openPartition(checkpoint.partition);
-    }
     const positions = new Map([...this.checkpointsByPartition].map(([p, c]) => [p, c.position]));
+    // Movable partitions are opened once claimed, from their latest checkpoint (maybe another
+    // instance's, read then). Their ownership is renewed on a timer, so a long step or checkpoint
+    // does not let it lapse.
+    if (this.movable) {
+      this.checkpointsByPartition.clear();
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.ownershipTimeoutMs / 3);
+      this.heartbeatTimer.unref();
+    } else {
+      for (const partition of positions.keys()) await this.openPartition(partition);
+    }
     await source.start(positions);
     if (positions.size > 0) {
       this.log(`resumed ${positions.size} partition(s) of ${source.name} from their checkpoints`);
@@ -137,27 +146,38 @@ export class Pipeline {
       this.options.maxPollRecords ?? DEFAULT_MAX_POLL_RECORDS,
       this.options.pollWaitMs ?? DEFAULT_POLL_WAIT_MS,
     );
+    // A rebalance may have come during the poll: hand over first, so nobody waits on us.
+    if (this.movable) await this.keepOwnership();
     for (const batch of batches) {
       if (this.movable && !this.partitions.has(batch.partition)) {
         // Records fetched before the claim may start anywhere: go on from the partition's checkpoint.
-        const position = await this.claim(batch.partition);
-        if (position !== undefined) {
-          this.options.source.seek?.(batch.partition, position);
+        const claimed = await this.claim(batch.partition);
+        if (claimed.resumeAt !== undefined || !claimed.owned) {
+          if (claimed.resumeAt !== undefined) this.options.source.seek?.(batch.partition, claimed.resumeAt);
           continue;
         }
       }
       const partition = await this.openPartition(batch.partition);
       const before = { ...partition.counters };
-      await partition.process(batch);
+      try {
+        await partition.process(batch);
+      } catch (error) {
+        // Its state may cover part of the batch: no checkpoint may be taken of it any more.
+        this.failure = error as Error;
+        throw error;
+      }
       this.lag.set(batch.partition, { records: batch.lagRecords, ms: batch.lagMs });
       this.options.onBatch?.(batch, counterDelta(partition.counters, before));
     }
     return batches.length > 0;
   }
 
-  /** Processes until the source has nothing more (the embedded log after its collector stopped). */
-  async drain(): Promise<void> {
-    while (await this.step()) {
+  /**
+   * Processes until the source has nothing more (the embedded log after its collector stopped), or
+   * until `deadline` (epoch ms) passes: what is left stays in the source for the next start.
+   */
+  async drain(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    while (this.clock() <= deadline && (await this.step())) {
       // each step processes one poll
     }
   }
@@ -168,6 +188,11 @@ export class Pipeline {
    * logged, reported and rethrown, and the next interval tries again.
    */
   async checkpoint(): Promise<void> {
+    if (this.failure) {
+      throw new Error(
+        `no checkpoint after a processing failure (the last one stays in force): ${this.failure.message}`,
+      );
+    }
     const started = this.clock();
     this.lastCheckpointAttempt = started;
     this.options.beforeCheckpoint?.();
@@ -178,9 +203,14 @@ export class Pipeline {
         if (checkpoint) taken.push(checkpoint);
       }
       if (taken.length > 0) {
-        await this.options.checkpoints.save(this.options.source.name, taken);
-        for (const checkpoint of taken) this.checkpointsByPartition.set(checkpoint.partition, checkpoint);
-        await this.options.source.commit(new Map(taken.map((c) => [c.partition, c.position])));
+        const notOwned = await this.options.checkpoints.save(
+          this.options.source.name,
+          taken,
+          this.movable ? this.instanceId : undefined,
+        );
+        for (const partition of notOwned) this.lost.add(partition);
+        const saved = taken.filter((c) => !notOwned.includes(c.partition));
+        await this.options.source.commit(new Map(saved.map((c) => [c.partition, c.position])));
       }
       this.lastCheckpointAt = started;
       this.options.onCheckpoint?.({ ok: true, durationMs: this.clock() - started });
@@ -195,8 +225,11 @@ export class Pipeline {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    clearInterval(this.heartbeatTimer);
     try {
-      await this.checkpoint();
+      // After a processing failure the last good checkpoint stays in force (a restart resumes there).
+      if (this.failure) this.log(`not checkpointing at stop: ${this.failure.message}`);
+      else await this.checkpoint();
       if (this.movable) {
         for (const partition of this.partitions.keys()) {
           await this.options.checkpoints.release(this.options.source.name, partition, this.instanceId);
@@ -208,36 +241,48 @@ export class Pipeline {
   }
 
   /**
-   * Hands over the partitions the source no longer assigns here (delivered, checkpointed, released),
-   * renews ownership of the others, and drops any another instance took after this one fell silent.
+   * Drops the partitions another instance took over (without writing more), and hands over those the
+   * source no longer assigns here: delivered, checkpointed, released.
    */
   private async keepOwnership(): Promise<void> {
     const { source, checkpoints } = this.options;
+    for (const partition of this.lost) {
+      if (this.partitions.delete(partition)) {
+        this.log(`partition ${partition}: another instance took it over; dropped without writing more`);
+      }
+    }
+    this.lost.clear();
     const assigned = source.assignedPartitions?.() ?? new Set<string>();
-    const revoked = [...this.partitions.keys()].filter((partition) => !assigned.has(partition));
-    for (const partition of revoked) {
-      const pipeline = this.partitions.get(partition) as PartitionPipeline;
-      const checkpoint = await pipeline.flush(this.clock());
-      if (checkpoint) await checkpoints.save(source.name, [checkpoint]);
+    for (const [partition, pipeline] of [...this.partitions]) {
+      if (assigned.has(partition)) continue;
+      const checkpoint = this.failure ? undefined : await pipeline.flush(this.clock());
+      if (checkpoint) await checkpoints.save(source.name, [checkpoint], this.instanceId);
       await checkpoints.release(source.name, partition, this.instanceId);
       this.partitions.delete(partition);
       this.log(`partition ${partition}: handed over after its checkpoint`);
     }
-    const now = this.clock();
-    if (now - this.lastHeartbeat < this.ownershipTimeoutMs / 3) return;
-    this.lastHeartbeat = now;
-    const lost = await checkpoints.heartbeat(source.name, [...this.partitions.keys()], this.instanceId, now);
-    for (const partition of lost) {
-      this.partitions.delete(partition);
-      this.log(`partition ${partition}: another instance took it over; dropped without writing more`);
+  }
+
+  /** Renews ownership of the open partitions; notes the ones another instance took. */
+  private async heartbeat(): Promise<void> {
+    const { source, checkpoints } = this.options;
+    try {
+      const open = [...this.partitions.keys()];
+      for (const partition of await checkpoints.heartbeat(source.name, open, this.instanceId, this.clock())) {
+        this.lost.add(partition);
+      }
+    } catch (error) {
+      this.log(`ownership heartbeat failed (retried on the next beat): ${(error as Error).message}`);
     }
   }
 
   /**
-   * Waits until this instance owns the partition (its previous owner released it, or went silent
-   * for the ownership timeout) and returns where its latest checkpoint resumes, if it has one.
+   * Waits until this instance owns the partition (its previous owner released it, or went silent for
+   * the ownership timeout) and opens it from its latest checkpoint, returning where that resumes.
+   * Gives up (owned: false) when the partition is no longer assigned here or the pipeline stops;
+   * meanwhile it hands over its own revoked partitions, so two instances swapping never wait on each other.
    */
-  private async claim(partition: string): Promise<string | undefined> {
+  private async claim(partition: string): Promise<{ owned: boolean; resumeAt?: string }> {
     const { source, checkpoints } = this.options;
     let waited = false;
     while (
@@ -249,15 +294,17 @@ export class Pipeline {
         this.ownershipTimeoutMs,
       ))
     ) {
+      if (this.stopping || !source.assignedPartitions?.().has(partition)) return { owned: false };
       if (!waited) this.log(`partition ${partition}: waiting for its previous owner to hand it over`);
       waited = true;
+      await this.keepOwnership();
       await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
     }
     const checkpoint = await checkpoints.get(source.name, partition);
     if (checkpoint) this.checkpointsByPartition.set(partition, checkpoint);
     else this.checkpointsByPartition.delete(partition);
     await this.openPartition(partition);
-    return checkpoint?.position;
+    return checkpoint ? { owned: true, resumeAt: checkpoint.position } : { owned: true };
   }
 
   /** Per-partition figures for status and metrics. */
@@ -307,6 +354,8 @@ export class Pipeline {
       this.checkpointsByPartition.get(partition),
       options.prunableStores,
     );
+    // The partition holds its state now: keeping the snapshot would double the memory of both.
+    this.checkpointsByPartition.delete(partition);
     if (filesRemoved > 0) {
       this.log(
         `partition ${partition}: removed ${filesRemoved} lake file(s) written after its last checkpoint`,

@@ -24,6 +24,8 @@ import type { AnomalyNotice, PipelineStatus } from './status.js';
  */
 const MAX_LOG_LAG_RECORDS = 2_000_000;
 const RECENT_ANOMALIES = 50;
+/** How long a stop goes on processing what the log holds before its final checkpoint. */
+const DRAIN_LIMIT_MS = 10_000;
 const RATE_WINDOW_MS = 5_000;
 
 export interface RunHandle {
@@ -116,11 +118,13 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     let collector: Collector | undefined;
     let url: string;
     let log: DurableLog | undefined;
+    let logSource: LogSource | undefined;
     if (config.source === 'embedded') {
       const durableLog = DurableLog.open(join(config.stateDir, 'log'));
       log = durableLog;
       closers.push(() => durableLog.close());
-      source = new LogSource(durableLog);
+      logSource = new LogSource(durableLog);
+      source = logSource;
     } else if (config.source === 'kinesis') {
       source = new KinesisSource({ streamName: config.kinesisStream as string });
     } else {
@@ -158,8 +162,9 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     const running = pipeline;
 
     const unhealthyReason = () => (failure ? `processing stopped: ${failure.message}` : undefined);
-    if (log !== undefined) {
+    if (log !== undefined && logSource !== undefined) {
       const durableLog = log;
+      const readFrom = logSource;
       collector = await startCollector({
         host: config.host,
         port: config.port,
@@ -169,8 +174,7 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
         registries: [metrics.registry],
         unhealthyReason,
         shedReason: () => {
-          const read = running.partitionStats()[0]?.counters.events ?? 0;
-          const behind = durableLog.nextOffset - durableLog.firstOffset - read;
+          const behind = durableLog.nextOffset - readFrom.readOffset;
           return behind > MAX_LOG_LAG_RECORDS ? `the processor is ${behind} records behind` : undefined;
         },
       });
@@ -202,7 +206,9 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       await done.catch(() => undefined);
       try {
         // Everything the collector acknowledged is in the log: process it before the final checkpoint.
-        if (failure === undefined && config.source === 'embedded') await running.drain();
+        // Bounded: what is left stays in the log for the next start (it was stored before its 202).
+        if (failure === undefined && config.source === 'embedded')
+          await running.drain(clock() + DRAIN_LIMIT_MS);
         await running.stop();
       } finally {
         await closeAll();

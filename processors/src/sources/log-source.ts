@@ -16,6 +16,11 @@ export class LogSource implements Source {
 
   constructor(private readonly log: DurableLog) {}
 
+  /** The offset of the next record a poll returns. */
+  get readOffset(): number {
+    return this.next;
+  }
+
   async start(positions: ReadonlyMap<string, string>): Promise<void> {
     const position = positions.get(LOG_PARTITION);
     this.next = position === undefined ? this.log.firstOffset : parseOffset(position);

@@ -114,24 +114,36 @@ async function closeHandles(instance: Instance): Promise<void> {
   await instance.checkpoints.close().catch(() => undefined);
 }
 
+/**
+ * A Pipeline as the tests here run it: lake files only (no window sinks), default prices, checkpoints
+ * only when asked for (no timer), reading `maxPollRecords` at a time.
+ */
+function testPipeline(options: {
+  source: Source;
+  checkpoints: CheckpointStore;
+  store: PrunableLakeStore;
+  maxPollRecords: number;
+  instanceId?: string;
+}): Pipeline {
+  const { checkpoints, store } = options;
+  return new Pipeline({
+    ...options,
+    sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+    prunableStores: [store],
+    encoder: inlineEncoder,
+    windowSinks: [],
+    pricer: new Pricer(new Map()),
+    maxOutOfOrdernessMs: 30_000,
+    checkpointIntervalMs: Number.POSITIVE_INFINITY,
+    pollWaitMs: 1,
+  });
+}
+
 async function startInstance(stateDir: string, lakeDir: string, maxPollRecords: number): Promise<Instance> {
   const log = DurableLog.open(join(stateDir, 'log'));
   const checkpoints = CheckpointStore.open(join(stateDir, 'checkpoints'));
   const store = new KillableStore(new LocalLakeStore(lakeDir));
-  const pipeline = new Pipeline({
-    source: new LogSource(log),
-    sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
-    store,
-    prunableStores: [store],
-    encoder: inlineEncoder,
-    windowSinks: [],
-    checkpoints,
-    pricer: new Pricer(new Map()),
-    maxOutOfOrdernessMs: 30_000,
-    checkpointIntervalMs: Number.POSITIVE_INFINITY,
-    maxPollRecords,
-    pollWaitMs: 1,
-  });
+  const pipeline = testPipeline({ source: new LogSource(log), checkpoints, store, maxPollRecords });
   await pipeline.start();
   const instance = { pipeline, log, checkpoints, store };
   open.push(instance);
@@ -246,10 +258,15 @@ describe('Pipeline over the embedded log', () => {
 /** A consumer-group-like source over in-memory partitions: the test decides the assignment. */
 class GroupSource implements Source {
   readonly name = 'kafka:t';
-  assigned = new Set<string>();
+  assigned: Set<string>;
   private readonly cursors = new Map<string, number>();
 
-  constructor(private readonly partitions: Record<string, string[]>) {}
+  constructor(
+    private readonly partitions: Record<string, string[]>,
+    assigned: Iterable<string>,
+  ) {
+    this.assigned = new Set(assigned);
+  }
 
   async start(positions: ReadonlyMap<string, string>): Promise<void> {
     for (const [partition, position] of positions) this.cursors.set(partition, Number(position));
@@ -295,21 +312,7 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
 
   function instance(source: GroupSource, checkpoints: CheckpointStore, lake: string, id: string): Pipeline {
     const store = new LocalLakeStore(lake);
-    return new Pipeline({
-      source,
-      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
-      store,
-      prunableStores: [store],
-      encoder: inlineEncoder,
-      windowSinks: [],
-      checkpoints,
-      pricer: new Pricer(new Map()),
-      maxOutOfOrdernessMs: 30_000,
-      checkpointIntervalMs: Number.POSITIVE_INFINITY,
-      maxPollRecords: 113,
-      pollWaitMs: 1,
-      instanceId: id,
-    });
+    return testPipeline({ source, checkpoints, store, maxPollRecords: 113, instanceId: id });
   }
 
   async function drainAll(...pipelines: Pipeline[]): Promise<void> {
@@ -322,9 +325,12 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
   test('a partition handed to a second instance mid-stream ends in the same lake as one instance would write', async () => {
     const referenceLake = await mkdtemp(join(tmpdir(), 'group-ref-'));
     const referenceStore = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-ref-state-')));
-    const alone = new GroupSource(partitions);
-    alone.assigned = new Set(['t.0', 't.1']);
-    const single = instance(alone, referenceStore, referenceLake, 'solo');
+    const single = instance(
+      new GroupSource(partitions, ['t.0', 't.1']),
+      referenceStore,
+      referenceLake,
+      'solo',
+    );
     await single.start();
     await drainAll(single);
     await single.stop();
@@ -332,8 +338,7 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
 
     const lake = await mkdtemp(join(tmpdir(), 'group-lake-'));
     const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-state-')));
-    const sourceA = new GroupSource(partitions);
-    sourceA.assigned = new Set(['t.0', 't.1']);
+    const sourceA = new GroupSource(partitions, ['t.0', 't.1']);
     const a = instance(sourceA, checkpoints, lake, 'a');
     await a.start();
     for (let i = 0; i < 5; i++) await a.step();
@@ -341,9 +346,7 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     for (let i = 0; i < 3; i++) await a.step();
     // Rebalance: t.1 moves to b, whose fetch starts from the beginning (no committed offset yet).
     sourceA.assigned = new Set(['t.0']);
-    const sourceB = new GroupSource(partitions);
-    sourceB.assigned = new Set(['t.1']);
-    const b = instance(sourceB, checkpoints, lake, 'b');
+    const b = instance(new GroupSource(partitions, ['t.1']), checkpoints, lake, 'b');
     await b.start();
     // b waits for a to hand t.1 over (a's next step), then goes on from a's checkpoint of it.
     await Promise.all([b.step(), a.step()]);
@@ -354,5 +357,107 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     expect(bStats?.counters.events).toBe(partitions['t.1']?.length);
     await checkpoints.close();
     expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
+  });
+
+  test('two instances swapping partitions hand them over to each other instead of waiting on each other', async () => {
+    const referenceLake = await mkdtemp(join(tmpdir(), 'swap-ref-'));
+    const referenceStore = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'swap-ref-state-')));
+    const single = instance(
+      new GroupSource(partitions, ['t.0', 't.1']),
+      referenceStore,
+      referenceLake,
+      'solo',
+    );
+    await single.start();
+    await drainAll(single);
+    await single.stop();
+    await referenceStore.close();
+
+    const lake = await mkdtemp(join(tmpdir(), 'swap-lake-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'swap-state-')));
+    const sourceA = new GroupSource(partitions, ['t.0']);
+    const sourceB = new GroupSource(partitions, ['t.1']);
+    const a = instance(sourceA, checkpoints, lake, 'a');
+    const b = instance(sourceB, checkpoints, lake, 'b');
+    await a.start();
+    await b.start();
+    for (let i = 0; i < 4; i++) await Promise.all([a.step(), b.step()]);
+    // Both assignments change during the same poll: each claims what the other still holds.
+    sourceA.assigned = new Set(['t.1']);
+    sourceB.assigned = new Set(['t.0']);
+    await Promise.all([a.step(), b.step()]);
+    await drainAll(a, b);
+    await a.stop();
+    await b.stop();
+    await checkpoints.close();
+    expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
+  });
+
+  test('a claim is given up when the partition is assigned elsewhere again while waiting', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'giveup-lake-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'giveup-state-')));
+    const a = instance(new GroupSource(partitions, ['t.1']), checkpoints, lake, 'a');
+    await a.start();
+    await a.step();
+    const sourceB = new GroupSource(partitions, ['t.1']);
+    const b = instance(sourceB, checkpoints, lake, 'b');
+    await b.start();
+    const stepping = b.step();
+    // a keeps t.1 (a quick second rebalance gave it back): b must not wait for it forever.
+    setTimeout(() => {
+      sourceB.assigned = new Set();
+    }, 50);
+    await expect(stepping).resolves.toBe(true);
+    expect(b.partitionStats()).toEqual([]);
+    await a.stop();
+    await b.stop();
+    await checkpoints.close();
+  });
+});
+
+describe('Pipeline after a processing failure', () => {
+  test('takes no checkpoint of the half-processed batch: the last good one stays in force', async () => {
+    const big = 2 ** 52;
+    const event = (id: string, minute: number, tokens: number) =>
+      JSON.stringify({
+        event_id: id,
+        event_time: START + minute * 60_000,
+        service: 'svc',
+        provider: 'openai',
+        model_id: 'm',
+        operation: 'chat',
+        input_tokens: tokens,
+        output_tokens: 1,
+        latency_ms: 5,
+        status: 'OK',
+      });
+    // Two calls whose token sum passes 2^53 in one window: its rollup cannot be written exactly.
+    const lines = [event('ok', 0, 10), event('a', 2, big), event('b', 2, big), event('later', 5, 10)];
+    const source = new GroupSource({ 't.0': lines }, ['t.0']);
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'failure-state-')));
+    const pipeline = new Pipeline({
+      source,
+      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+      store: new LocalLakeStore(await mkdtemp(join(tmpdir(), 'failure-lake-'))),
+      prunableStores: [],
+      encoder: inlineEncoder,
+      windowSinks: [],
+      checkpoints,
+      pricer: new Pricer(new Map()),
+      maxOutOfOrdernessMs: 30_000,
+      checkpointIntervalMs: Number.POSITIVE_INFINITY,
+      maxPollRecords: 1,
+      pollWaitMs: 1,
+    });
+    await pipeline.start();
+    await pipeline.step();
+    await pipeline.checkpoint();
+    await pipeline.step();
+    await pipeline.step();
+    await expect(pipeline.step()).rejects.toThrow(/input_tokens/);
+    await expect(pipeline.checkpoint()).rejects.toThrow(/no checkpoint after a processing failure/);
+    await pipeline.stop();
+    expect((await checkpoints.get('kafka:t', 't.0'))?.position).toBe('1');
+    await checkpoints.close();
   });
 });

@@ -228,11 +228,14 @@ export class LakeSink {
     await this.writeInBackground();
   }
 
-  /** Writes everything buffered and waits until every file is stored (what a checkpoint needs). */
+  /**
+   * Writes everything buffered and waits until every file is stored (what a checkpoint needs). Files
+   * whose background write failed are retried here: only a failure of this flush's writes is thrown.
+   */
   async flush(): Promise<void> {
-    this.throwBackgroundFailure();
     for (const buffer of [...this.buffers.values()]) this.cutAll(buffer);
     await this.writeQueued();
+    this.backgroundFailure = undefined;
   }
 
   stats(): LakeSinkStats {
@@ -431,11 +434,12 @@ export class LakeSink {
     });
   }
 
+  /** A background write failure, unless every file has been stored since (a later call retried it). */
   private throwBackgroundFailure(): void {
     const failure = this.backgroundFailure;
     if (failure === undefined) return;
     this.backgroundFailure = undefined;
-    throw failure.error;
+    if (this.pending.length > 0) throw failure.error;
   }
 
   /** Writes queued files after any earlier flush call's writes; a failed file stays queued for the next call. */

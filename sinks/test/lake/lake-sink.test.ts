@@ -317,6 +317,20 @@ describe('LakeSink', () => {
       }
     }
 
+    it('a background write that failed and was retried by a flush is not reported again later', async () => {
+      const store = new FailingStore(dir, 1);
+      const lake = new LakeSink({ store, sourceId: 'src', maxPendingRows: 1_000 });
+      lake.append('invocations', 0, [invocation(H0, 0)]);
+      await lake.flushPartitionsBefore(H1);
+      // The background write fails; the flush (a checkpoint) retries the file and succeeds.
+      await lake.flush();
+      expect(await listFiles()).toHaveLength(1);
+      lake.append('invocations', 1, [invocation(H1, 1)]);
+      await expect(lake.flushReady()).resolves.toBeUndefined();
+      await lake.flush();
+      expect(lake.stats()).toMatchObject({ filesWritten: 2, bufferedRows: 0 });
+    });
+
     it('keeps the rows and writes the same file on the next flush', async () => {
       const store = new FailingStore(dir, 1);
       const lake = new LakeSink({ store, sourceId: 'src' });
