@@ -259,6 +259,8 @@ describe('Pipeline over the embedded log', () => {
 class GroupSource implements Source {
   readonly name = 'kafka:t';
   assigned: Set<string>;
+  /** A rebalance landing inside the next poll (as it does with a real consumer). */
+  assignDuringNextPoll: Set<string> | undefined;
   private readonly cursors = new Map<string, number>();
 
   constructor(
@@ -273,6 +275,8 @@ class GroupSource implements Source {
   }
 
   async poll(maxRecords: number): Promise<SourceBatch[]> {
+    if (this.assignDuringNextPoll) this.assigned = this.assignDuringNextPoll;
+    this.assignDuringNextPoll = undefined;
     const batches: SourceBatch[] = [];
     for (const partition of this.assigned) {
       const lines = this.partitions[partition] ?? [];
@@ -383,8 +387,8 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     await b.start();
     for (let i = 0; i < 4; i++) await Promise.all([a.step(), b.step()]);
     // Both assignments change during the same poll: each claims what the other still holds.
-    sourceA.assigned = new Set(['t.1']);
-    sourceB.assigned = new Set(['t.0']);
+    sourceA.assignDuringNextPoll = new Set(['t.1']);
+    sourceB.assignDuringNextPoll = new Set(['t.0']);
     await Promise.all([a.step(), b.step()]);
     await drainAll(a, b);
     await a.stop();
