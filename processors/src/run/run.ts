@@ -80,38 +80,29 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
 
     let pipeline: Pipeline | undefined;
     const metrics = createPipelineMetrics({ pipeline: () => pipeline, sinks: () => sinks.health(), clock });
+    // CloudWatch sums the health datums: each report carries what this process did since the last
+    // one (counted per batch, so partitions restored, claimed or handed over do not skew it).
+    const sinceReport = { eventsIn: 0, windowsClosed: 0, invalid: 0, late: 0 };
+    const reportHealth = () => {
+      sinks.recordPipelineHealth({
+        eventsIn: sinceReport.eventsIn,
+        windowsClosed: sinceReport.windowsClosed,
+        deadLetters: { invalid: sinceReport.invalid, late: sinceReport.late },
+      });
+      Object.assign(sinceReport, { eventsIn: 0, windowsClosed: 0, invalid: 0, late: 0 });
+    };
+
     const recentAnomalies: AnomalyNotice[] = [];
     let anomaliesDetected = 0;
     let failure: Error | undefined;
     const onWindowClosed = (partition: string, window: WindowResults) => {
       metrics.onWindowClosed(partition, window);
+      sinceReport.windowsClosed++;
       for (const row of window.anomalies) {
         anomaliesDetected++;
         recentAnomalies.push(anomalyNotice(row));
         if (recentAnomalies.length > RECENT_ANOMALIES) recentAnomalies.shift();
       }
-    };
-
-    // CloudWatch sums the health datums: each report carries what happened since the last one.
-    const healthTotals = () => {
-      const stats = pipeline?.partitionStats() ?? [];
-      const sum = (pick: (s: (typeof stats)[number]) => number) => stats.reduce((t, s) => t + pick(s), 0);
-      return {
-        eventsIn: sum((s) => s.counters.events),
-        windowsClosed: sum((s) => s.windowsClosed),
-        invalid: sum((s) => s.counters.invalid),
-        late: sum((s) => s.counters.late),
-      };
-    };
-    let reported = healthTotals();
-    const reportHealth = () => {
-      const now = healthTotals();
-      sinks.recordPipelineHealth({
-        eventsIn: now.eventsIn - reported.eventsIn,
-        windowsClosed: now.windowsClosed - reported.windowsClosed,
-        deadLetters: { invalid: now.invalid - reported.invalid, late: now.late - reported.late },
-      });
-      reported = now;
     };
 
     let source: Source;
@@ -151,14 +142,17 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       ownershipTimeoutMs: config.ownershipTimeoutSeconds * 1000,
       clock,
       log: deps.log,
-      onBatch: metrics.onBatch,
+      onBatch: (batch, delta) => {
+        metrics.onBatch(batch, delta);
+        sinceReport.eventsIn += delta.events;
+        sinceReport.invalid += delta.invalid;
+        sinceReport.late += delta.late;
+      },
       onWindowClosed,
       onCheckpoint: metrics.onCheckpoint,
       beforeCheckpoint: () => reportHealth(),
     });
     await pipeline.start();
-    // Counters restored from checkpoints were reported by the run that counted them.
-    reported = healthTotals();
     const running = pipeline;
 
     const unhealthyReason = () => (failure ? `processing stopped: ${failure.message}` : undefined);

@@ -24,6 +24,11 @@ export class LogSource implements Source {
   async start(positions: ReadonlyMap<string, string>): Promise<void> {
     const position = positions.get(LOG_PARTITION);
     this.next = position === undefined ? this.log.firstOffset : parseOffset(position);
+    if (this.next > this.log.nextOffset) {
+      throw new Error(
+        `checkpoint resumes the embedded log at offset ${this.next}, but the log ends at ${this.log.nextOffset}: the log was replaced while its checkpoints were kept (not retriable: remove both, or neither)`,
+      );
+    }
     if (this.next < this.log.firstOffset) {
       throw new Error(
         `checkpoint resumes the embedded log at offset ${this.next}, but the log starts at ${this.log.firstOffset}: records were removed before a checkpoint covered them (not retriable)`,

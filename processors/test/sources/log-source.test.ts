@@ -123,6 +123,13 @@ describe('LogSource', () => {
     );
   });
 
+  test('a checkpoint past the end of the log (the log was replaced) is a clear, not retriable error', async () => {
+    await appendLines(0, 3, FIRST_BATCH_AT);
+    await expect(started({ [LOG_PARTITION]: '7' })).rejects.toThrow(
+      /resumes the embedded log at offset 7, but the log ends at 3.*not retriable/,
+    );
+  });
+
   test('a position that is not an offset is rejected, naming it', async () => {
     for (const position of ['abc', '-1', '1.5', '', ' 3', '0x10', '1e3']) {
       await expect(started({ [LOG_PARTITION]: position })).rejects.toThrow(
