@@ -51,6 +51,7 @@ export interface PipelineOptions {
 const DEFAULT_MAX_POLL_RECORDS = 5_000;
 const DEFAULT_OWNERSHIP_TIMEOUT_MS = 30_000;
 const CLAIM_RETRY_MS = 200;
+const CHECKPOINT_SPACING = 10;
 const DEFAULT_POLL_WAIT_MS = 200;
 /** Lake rows in files being written per partition before a batch waits (backpressure). */
 const MAX_PENDING_ROWS = 100_000;
@@ -84,6 +85,8 @@ export class Pipeline {
   private readonly log: (line: string) => void;
   private lastCheckpointAt: number | null = null;
   private lastCheckpointAttempt: number;
+  /** How long the last checkpoint took (flush and save). */
+  private lastCheckpointMs = 0;
   private readonly lag = new Map<string, { records?: number; ms?: number }>();
   private stopping = false;
   private readonly instanceId: string;
@@ -133,7 +136,13 @@ export class Pipeline {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await this.step();
-      if (this.clock() - this.lastCheckpointAttempt >= this.options.checkpointIntervalMs) {
+      // A checkpoint stops processing while it runs (a large dedupe index takes seconds to snapshot):
+      // spacing them at least ten times their own duration keeps that under a tenth of the time.
+      const interval = Math.max(
+        this.options.checkpointIntervalMs,
+        CHECKPOINT_SPACING * this.lastCheckpointMs,
+      );
+      if (this.clock() - this.lastCheckpointAttempt >= interval) {
         await this.checkpoint().catch(() => undefined);
       }
     }
@@ -213,7 +222,8 @@ export class Pipeline {
         await this.options.source.commit(new Map(saved.map((c) => [c.partition, c.position])));
       }
       this.lastCheckpointAt = started;
-      this.options.onCheckpoint?.({ ok: true, durationMs: this.clock() - started });
+      this.lastCheckpointMs = this.clock() - started;
+      this.options.onCheckpoint?.({ ok: true, durationMs: this.lastCheckpointMs });
     } catch (error) {
       this.log(`checkpoint failed, the previous one stays in force: ${(error as Error).message}`);
       this.options.onCheckpoint?.({ ok: false, durationMs: this.clock() - started, error });

@@ -465,3 +465,70 @@ describe('Pipeline after a processing failure', () => {
     await checkpoints.close();
   });
 });
+
+describe('Pipeline.run checkpoint spacing', () => {
+  test('checkpoints at the interval, but at least ten times their own duration apart', async () => {
+    let now = 0;
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'spacing-state-')));
+    // Each save takes one (fake) second: the snapshot of a large partition.
+    const save = checkpoints.save.bind(checkpoints);
+    checkpoints.save = async (...args) => {
+      now += 1_000;
+      return save(...args);
+    };
+    const abort = new AbortController();
+    let polls = 0;
+    const source: Source = {
+      name: 'endless',
+      start: async () => undefined,
+      poll: async () => {
+        now += 100;
+        if (++polls === 300) abort.abort();
+        const text = JSON.stringify({
+          event_id: `e${polls}`,
+          event_time: START + polls * 100,
+          service: 'svc',
+          provider: 'openai',
+          model_id: 'm',
+          operation: 'chat',
+          input_tokens: 1,
+          output_tokens: 1,
+          latency_ms: 1,
+          status: 'OK',
+        });
+        return [
+          {
+            partition: 'p',
+            entries: [{ record: { format: 'json', text }, receivedAt: RECEIVED_AT }],
+            position: String(polls),
+          },
+        ];
+      },
+      commit: async () => undefined,
+      close: async () => undefined,
+    };
+    const attempts: number[] = [];
+    const pipeline = new Pipeline({
+      source,
+      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+      store: new LocalLakeStore(await mkdtemp(join(tmpdir(), 'spacing-lake-'))),
+      prunableStores: [],
+      encoder: inlineEncoder,
+      windowSinks: [],
+      checkpoints,
+      pricer: new Pricer(new Map()),
+      maxOutOfOrdernessMs: 30_000,
+      checkpointIntervalMs: 500,
+      clock: () => now,
+      onCheckpoint: () => attempts.push(now),
+    });
+    await pipeline.start();
+    await pipeline.run(abort.signal);
+    await checkpoints.close();
+    // 300 polls of 100 ms plus the saves: ~33 s of fake time; every 500 ms would be ~60 checkpoints.
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < attempts.length; i++) {
+      expect((attempts[i] as number) - (attempts[i - 1] as number)).toBeGreaterThanOrEqual(10_000);
+    }
+  });
+});
