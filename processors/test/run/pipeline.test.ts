@@ -8,9 +8,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { DurableLog } from '../../src/collector/durable-log.js';
 import { Pricer } from '../../src/pricing/pricer.js';
 import { CheckpointStore } from '../../src/run/checkpoint-store.js';
-import { Pipeline } from '../../src/run/pipeline.js';
+import { Pipeline, type PipelineOptions } from '../../src/run/pipeline.js';
 import { LogSource } from '../../src/sources/log-source.js';
 import type { Source, SourceBatch } from '../../src/sources/source.js';
+import { invocationEvent } from '../support/events.js';
 
 const TABLES = Object.keys(LAKE_TABLES) as LakeTableName[];
 const START = Date.UTC(2026, 0, 1, 10);
@@ -118,16 +119,15 @@ async function closeHandles(instance: Instance): Promise<void> {
  * A Pipeline as the tests here run it: lake files only (no window sinks), default prices, checkpoints
  * only when asked for (no timer), reading `maxPollRecords` at a time.
  */
-function testPipeline(options: {
-  source: Source;
-  checkpoints: CheckpointStore;
-  store: PrunableLakeStore;
-  maxPollRecords: number;
-  instanceId?: string;
-}): Pipeline {
+function testPipeline(
+  options: {
+    source: Source;
+    checkpoints: CheckpointStore;
+    store: PrunableLakeStore;
+  } & Partial<PipelineOptions>,
+): Pipeline {
   const { checkpoints, store } = options;
   return new Pipeline({
-    ...options,
     sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
     prunableStores: [store],
     encoder: inlineEncoder,
@@ -136,6 +136,7 @@ function testPipeline(options: {
     maxOutOfOrdernessMs: 30_000,
     checkpointIntervalMs: Number.POSITIVE_INFINITY,
     pollWaitMs: 1,
+    ...options,
   });
 }
 
@@ -319,6 +320,18 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     return testPipeline({ source, checkpoints, store, maxPollRecords: 113, instanceId: id });
   }
 
+  /** The lake one instance owning every partition writes: what any hand-over must end with. */
+  async function singleInstanceLake(): Promise<string> {
+    const lake = await mkdtemp(join(tmpdir(), 'group-ref-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-ref-state-')));
+    const single = instance(new GroupSource(partitions, ['t.0', 't.1']), checkpoints, lake, 'solo');
+    await single.start();
+    await drainAll(single);
+    await single.stop();
+    await checkpoints.close();
+    return lake;
+  }
+
   async function drainAll(...pipelines: Pipeline[]): Promise<void> {
     for (let busy = true; busy; ) {
       busy = false;
@@ -327,18 +340,7 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
   }
 
   test('a partition handed to a second instance mid-stream ends in the same lake as one instance would write', async () => {
-    const referenceLake = await mkdtemp(join(tmpdir(), 'group-ref-'));
-    const referenceStore = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-ref-state-')));
-    const single = instance(
-      new GroupSource(partitions, ['t.0', 't.1']),
-      referenceStore,
-      referenceLake,
-      'solo',
-    );
-    await single.start();
-    await drainAll(single);
-    await single.stop();
-    await referenceStore.close();
+    const referenceLake = await singleInstanceLake();
 
     const lake = await mkdtemp(join(tmpdir(), 'group-lake-'));
     const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'group-state-')));
@@ -364,18 +366,7 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
   });
 
   test('two instances swapping partitions hand them over to each other instead of waiting on each other', async () => {
-    const referenceLake = await mkdtemp(join(tmpdir(), 'swap-ref-'));
-    const referenceStore = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'swap-ref-state-')));
-    const single = instance(
-      new GroupSource(partitions, ['t.0', 't.1']),
-      referenceStore,
-      referenceLake,
-      'solo',
-    );
-    await single.start();
-    await drainAll(single);
-    await single.stop();
-    await referenceStore.close();
+    const referenceLake = await singleInstanceLake();
 
     const lake = await mkdtemp(join(tmpdir(), 'swap-lake-'));
     const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'swap-state-')));
@@ -423,36 +414,20 @@ describe('Pipeline after a processing failure', () => {
   test('takes no checkpoint of the half-processed batch: the last good one stays in force', async () => {
     const big = 2 ** 52;
     const event = (id: string, minute: number, tokens: number) =>
-      JSON.stringify({
-        event_id: id,
-        event_time: START + minute * 60_000,
-        service: 'svc',
-        provider: 'openai',
-        model_id: 'm',
-        operation: 'chat',
-        input_tokens: tokens,
-        output_tokens: 1,
-        latency_ms: 5,
-        status: 'OK',
-      });
+      JSON.stringify(
+        invocationEvent({
+          event_id: id,
+          event_time: START + minute * 60_000,
+          model_id: 'm',
+          input_tokens: tokens,
+        }),
+      );
     // Two calls whose token sum passes 2^53 in one window: its rollup cannot be written exactly.
     const lines = [event('ok', 0, 10), event('a', 2, big), event('b', 2, big), event('later', 5, 10)];
     const source = new GroupSource({ 't.0': lines }, ['t.0']);
     const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'failure-state-')));
-    const pipeline = new Pipeline({
-      source,
-      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
-      store: new LocalLakeStore(await mkdtemp(join(tmpdir(), 'failure-lake-'))),
-      prunableStores: [],
-      encoder: inlineEncoder,
-      windowSinks: [],
-      checkpoints,
-      pricer: new Pricer(new Map()),
-      maxOutOfOrdernessMs: 30_000,
-      checkpointIntervalMs: Number.POSITIVE_INFINITY,
-      maxPollRecords: 1,
-      pollWaitMs: 1,
-    });
+    const store = new LocalLakeStore(await mkdtemp(join(tmpdir(), 'failure-lake-')));
+    const pipeline = testPipeline({ source, checkpoints, store, maxPollRecords: 1 });
     await pipeline.start();
     await pipeline.step();
     await pipeline.checkpoint();
@@ -484,18 +459,9 @@ describe('Pipeline.run checkpoint spacing', () => {
       poll: async () => {
         now += 100;
         if (++polls === 300) abort.abort();
-        const text = JSON.stringify({
-          event_id: `e${polls}`,
-          event_time: START + polls * 100,
-          service: 'svc',
-          provider: 'openai',
-          model_id: 'm',
-          operation: 'chat',
-          input_tokens: 1,
-          output_tokens: 1,
-          latency_ms: 1,
-          status: 'OK',
-        });
+        const text = JSON.stringify(
+          invocationEvent({ event_id: `e${polls}`, event_time: START + polls * 100 }),
+        );
         return [
           {
             partition: 'p',
@@ -508,16 +474,11 @@ describe('Pipeline.run checkpoint spacing', () => {
       close: async () => undefined,
     };
     const attempts: number[] = [];
-    const pipeline = new Pipeline({
+    const store = new LocalLakeStore(await mkdtemp(join(tmpdir(), 'spacing-lake-')));
+    const pipeline = testPipeline({
       source,
-      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
-      store: new LocalLakeStore(await mkdtemp(join(tmpdir(), 'spacing-lake-'))),
-      prunableStores: [],
-      encoder: inlineEncoder,
-      windowSinks: [],
       checkpoints,
-      pricer: new Pricer(new Map()),
-      maxOutOfOrdernessMs: 30_000,
+      store,
       checkpointIntervalMs: 500,
       clock: () => now,
       onCheckpoint: () => attempts.push(now),
