@@ -105,7 +105,7 @@ export function formatAnomalyLogLine(notice: AnomalyNotice, now: number): string
 
 function sinksSummary(sinks: PipelineStatus['sinks']): string {
   const entries = Object.entries(sinks);
-  if (entries.length === 0) return 'none';
+  if (entries.length === 0) return 'lake only';
   return entries
     .map(([name, health]) => {
       const state =

@@ -171,7 +171,7 @@ describe('formatting', () => {
     expect(block).toContain('watermark n/a (no events yet)');
     expect(block).toContain('lag n/a');
     expect(block).toContain('no checkpoint yet');
-    expect(block).toContain('sinks      none');
+    expect(block).toContain('sinks      lake only');
     expect(block).toContain('anomalies  none yet (a key is judged once it has 10 windows of history)');
     expect(block).not.toContain('demo');
   });
