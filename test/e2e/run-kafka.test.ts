@@ -194,8 +194,10 @@ describe.each(brokerTargets)('run --source kafka through $name', ({ brokers }) =
     ...workspace.runDirArgs(dir),
     '--checkpoint-interval-seconds',
     '1',
-    // A killed processor's partitions go to the restarted one after this (the broker minimum).
+    // A killed processor's partitions go to the restarted one after these (the broker's minimum).
     '--kafka-session-timeout-seconds',
+    '6',
+    '--ownership-timeout-seconds',
     '6',
     ...extra,
   ];

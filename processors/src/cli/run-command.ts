@@ -51,7 +51,10 @@ export function addRunCommand(program: Command): void {
       '--kafka-session-timeout-seconds <seconds>',
       'with --source kafka: group session timeout (default 30, at least 6)',
     )
-    .option('--instance-id <id>', 'this process among instances sharing --state-dir (default: the host name)')
+    .option(
+      '--instance-id <id>',
+      'this process among instances sharing --state-dir (default: host name and process id)',
+    )
     .option(
       '--ownership-timeout-seconds <seconds>',
       'silence after which another instance may take a partition (default 30)',

@@ -62,9 +62,10 @@ export const RUN_CONFIG_SCHEMA = z
     kafkaSessionTimeoutSeconds: number(z.number().min(6)).default(30),
     /**
      * Names this process among the instances sharing a checkpoint store (Kafka partitions move between
-     * them). Stable across restarts, so a restarted instance takes its partitions back at once.
+     * them). Unique per process by default: two processes with one id would both own a partition. A
+     * restart after a crash takes back its partitions once the old owner's ownership timed out.
      */
-    instanceId: z.string().min(1).default(hostname()),
+    instanceId: z.string().min(1).default(`${hostname()}-${process.pid}`),
     /** A partition whose owner has been silent this long may be claimed by another instance. */
     ownershipTimeoutSeconds: number(z.number().positive()).default(30),
   })
