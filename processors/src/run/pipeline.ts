@@ -335,7 +335,7 @@ export class Pipeline {
       closedThrough: p.closedThrough,
       windowsClosed: p.windowsClosed,
       bufferedRows: p.bufferedRows,
-      lagRecords: this.lag.get(p.partition)?.records,
+      lagRecords: this.options.source.currentLagRecords?.(p.partition) ?? this.lag.get(p.partition)?.records,
       lagMs: this.lag.get(p.partition)?.ms,
     }));
   }

@@ -55,6 +55,10 @@ export class LogSource implements Source {
     ];
   }
 
+  currentLagRecords(partition: string): number | undefined {
+    return partition === LOG_PARTITION ? this.log.nextOffset - this.next : undefined;
+  }
+
   async commit(positions: ReadonlyMap<string, string>): Promise<void> {
     const position = positions.get(LOG_PARTITION);
     if (position !== undefined) await this.log.truncateBefore(parseOffset(position));

@@ -51,6 +51,11 @@ export interface Source {
   /** Stops reading and releases connections; polls after it resolve with []. */
   close(): Promise<void>;
   /**
+   * Records of the partition not yet read, now (for /metrics), when the source can tell without a
+   * request; otherwise the lag reported with the last batch is shown.
+   */
+  currentLagRecords?(partition: string): number | undefined;
+  /**
    * For sources whose partitions move between pipeline instances (a Kafka consumer group): the
    * partitions this instance is assigned now. The pipeline hands over the others (checkpoint, then
    * release) and claims a partition before processing it.

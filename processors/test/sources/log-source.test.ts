@@ -73,6 +73,16 @@ describe('LogSource', () => {
     expect(await source.poll(2, 1)).toEqual([]);
   });
 
+  test('the current lag counts what was appended since the last poll', async () => {
+    await appendLines(0, 3, FIRST_BATCH_AT);
+    const source = await started();
+    await source.poll(10, 1);
+    expect(source.currentLagRecords(LOG_PARTITION)).toBe(0);
+    await appendLines(3, 7, SECOND_BATCH_AT);
+    expect(source.currentLagRecords(LOG_PARTITION)).toBe(4);
+    expect(source.currentLagRecords('shard-1')).toBeUndefined();
+  });
+
   test('an empty log: the poll waits for an append and returns it', async () => {
     const source = await started();
     const polled = source.poll(100, LONG_WAIT_MS);
