@@ -6,5 +6,6 @@ export * from './compat.js';
 export * from './crc64-avro.js';
 export * from './json-lines.js';
 export * from './lake-tables.js';
+export * from './retriable.js';
 export * from './types.js';
 export * from './validate.js';

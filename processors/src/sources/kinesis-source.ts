@@ -69,18 +69,8 @@ export class KinesisSourceError extends Error {
 /** GetRecords returns at most 10 000 records a call (Kinesis API reference). */
 const MAX_RECORDS_PER_GET = 10_000;
 
-/**
- * Kinesis errors that mean "slow down" or "try again" beyond the generic AWS ones: the read and
- * control-plane quotas, KMS throttling of encrypted streams, and a ListShards page token that
- * expired (the listing restarts from the first page).
- */
-const RETRIABLE_KINESIS_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'KMSThrottlingException',
-  'InternalFailureException',
-  'ExpiredNextTokenException',
-]);
+/** Beyond the shared classification: a ListShards page token that expired (the listing restarts). */
+const RETRIABLE_KINESIS_ERRORS = new Set(['ExpiredNextTokenException']);
 
 interface ShardState {
   readonly id: string;

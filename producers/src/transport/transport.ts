@@ -87,63 +87,8 @@ export class TransportError extends Error {
   readonly reason: RecordFailure['reason'] | undefined;
 }
 
-const RETRIABLE_ERROR_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'InternalServerError',
-  'InternalServiceError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-
-const RETRIABLE_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-interface ErrorShape {
-  retriable?: unknown;
-  name?: unknown;
-  code?: unknown;
-  cause?: unknown;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-/**
- * Network failures, throttling, timeouts and 5xx/429 may succeed later; validation, auth and
- * not-found errors will not. An explicit `retriable` flag (kafkajs, TransportError) wins, except
- * that kafkajs wraps an exhausted retriable error in a non-retriable KafkaJSNumberOfRetriesExceeded:
- * the broker may well come back, so its cause decides.
- */
-export function isRetriable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const shape = error as ErrorShape;
-  if (shape.name === 'KafkaJSNumberOfRetriesExceeded') return isRetriable(shape.cause);
-  if (typeof shape.retriable === 'boolean') return shape.retriable;
-  if (shape.$retryable !== undefined) return true;
-  if (typeof shape.name === 'string' && RETRIABLE_ERROR_NAMES.has(shape.name)) return true;
-  if (typeof shape.code === 'string' && RETRIABLE_NETWORK_CODES.has(shape.code)) return true;
-  const status = shape.$metadata?.httpStatusCode;
-  return typeof status === 'number' && (status === 429 || status >= 500);
-}
+/** Whether the same batch may succeed later: the classification the sinks and sources share. */
+export { isRetriableError as isRetriable } from '@genai-pipeline/schemas';
 
 /** A one-line description of anything thrown. */
 export function describeError(error: unknown): string {

@@ -71,13 +71,8 @@ class AttemptError extends Error {
   constructor(error: unknown, detail = '') {
     super(`${describeError(error)}${detail}`, { cause: error });
     this.name = 'AttemptError';
-    this.retriable = isRetriableS3Error(error);
+    this.retriable = isRetriable(error);
   }
-}
-
-// The SDK's HTTP handler names its connect and idle-socket timeouts TimeoutError without a code.
-function isRetriableS3Error(error: unknown): boolean {
-  return isRetriable(error) || (error as AwsErrorShape | null)?.name === 'TimeoutError';
 }
 
 /**
@@ -283,7 +278,7 @@ export class S3LakeStore implements PrunableLakeStore {
     if (error instanceof AttemptError) {
       return new LakeStoreError(key, `${what}: ${error.message}`, error.retriable, { cause: error.cause });
     }
-    return new LakeStoreError(key, `${what}: ${describeError(error)}`, isRetriableS3Error(error), {
+    return new LakeStoreError(key, `${what}: ${describeError(error)}`, isRetriable(error), {
       cause: error,
     });
   }

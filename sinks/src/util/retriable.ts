@@ -1,3 +1,4 @@
+import { isRetriableError } from '@genai-pipeline/schemas';
 import { isBrokenCircuitError } from 'cockatiel';
 
 /**
@@ -15,55 +16,7 @@ export class SinkRequestError extends Error {
   }
 }
 
-/** AWS error names that mean "slow down" or "try again" (the SDK also marks some `$retryable`). */
-const RETRIABLE_AWS_ERRORS = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'SlowDown',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'InternalServerError',
-  'InternalServiceError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-
-const RETRIABLE_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-interface ErrorShape {
-  retriable?: unknown;
-  name?: unknown;
-  code?: unknown;
-  $retryable?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-/** Throttling, 5xx, timeouts and network failures are retriable; validation and auth errors are not. */
+/** Everything the shared classification retries, and an open circuit breaker ("the endpoint is down, try later"). */
 export function isRetriable(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const shape = error as ErrorShape;
-  if (typeof shape.retriable === 'boolean') return shape.retriable;
-  if (shape.$retryable !== undefined) return true;
-  if (typeof shape.name === 'string' && RETRIABLE_AWS_ERRORS.has(shape.name)) return true;
-  // An open circuit breaker means "the endpoint is down, try later".
-  if (isBrokenCircuitError(error)) return true;
-  if (typeof shape.code === 'string' && RETRIABLE_NETWORK_CODES.has(shape.code)) return true;
-  const status = shape.$metadata?.httpStatusCode;
-  return typeof status === 'number' && (status === 429 || status >= 500);
+  return isBrokenCircuitError(error) || isRetriableError(error);
 }
