@@ -80,7 +80,6 @@ const counterDelta = (after: ProcessorCounters, before: ProcessorCounters): Proc
  */
 export class Pipeline {
   private readonly partitions = new Map<string, PartitionPipeline>();
-  private checkpointsByPartition = new Map<string, PartitionCheckpoint>();
   private readonly clock: () => number;
   private readonly log: (line: string) => void;
   private lastCheckpointAt: number | null = null;
@@ -111,17 +110,16 @@ export class Pipeline {
   /** Loads the checkpoints and starts the source where they left off. */
   async start(): Promise<void> {
     const { source, checkpoints } = this.options;
-    this.checkpointsByPartition = checkpoints.load(source.name);
-    const positions = new Map([...this.checkpointsByPartition].map(([p, c]) => [p, c.position]));
+    const saved = checkpoints.load(source.name);
+    const positions = new Map([...saved].map(([partition, checkpoint]) => [partition, checkpoint.position]));
     // Movable partitions are opened once claimed, from their latest checkpoint (maybe another
     // instance's, read then). Their ownership is renewed on a timer, so a long step or checkpoint
     // does not let it lapse.
     if (this.movable) {
-      this.checkpointsByPartition.clear();
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.ownershipTimeoutMs / 3);
       this.heartbeatTimer.unref();
     } else {
-      for (const partition of positions.keys()) await this.openPartition(partition);
+      for (const [partition, checkpoint] of saved) await this.openPartition(partition, checkpoint);
     }
     await source.start(positions);
     if (positions.size > 0) {
@@ -311,9 +309,7 @@ export class Pipeline {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
     }
     const checkpoint = await checkpoints.get(source.name, partition);
-    if (checkpoint) this.checkpointsByPartition.set(partition, checkpoint);
-    else this.checkpointsByPartition.delete(partition);
-    await this.openPartition(partition);
+    await this.openPartition(partition, checkpoint);
     return checkpoint ? { owned: true, resumeAt: checkpoint.position } : { owned: true };
   }
 
@@ -344,7 +340,11 @@ export class Pipeline {
     return this.lastCheckpointAt;
   }
 
-  private async openPartition(partition: string): Promise<PartitionPipeline> {
+  /** The open partition, or the partition opened from `checkpoint` (from nothing without one). */
+  private async openPartition(
+    partition: string,
+    checkpoint?: PartitionCheckpoint,
+  ): Promise<PartitionPipeline> {
     const open = this.partitions.get(partition);
     if (open) return open;
     const options = this.options;
@@ -361,11 +361,9 @@ export class Pipeline {
         maxPendingRows: MAX_PENDING_ROWS,
         onWindowClosed: (p, window) => options.onWindowClosed?.(p, window),
       },
-      this.checkpointsByPartition.get(partition),
+      checkpoint,
       options.prunableStores,
     );
-    // The partition holds its state now: keeping the snapshot would double the memory of both.
-    this.checkpointsByPartition.delete(partition);
     if (filesRemoved > 0) {
       this.log(
         `partition ${partition}: removed ${filesRemoved} lake file(s) written after its last checkpoint`,
