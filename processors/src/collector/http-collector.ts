@@ -77,6 +77,8 @@ export interface Collector {
 export const EVENTS_PATH = '/v1/events';
 const MiB = 1024 * 1024;
 const NDJSON = 'application/x-ndjson';
+/** How far past the limit a declared body is still read (and dropped) so the client gets its 413. */
+const MAX_DISCARDED_BYTES = 64 * MiB;
 const AVRO = 'application/avro';
 
 interface RecordError {
@@ -268,12 +270,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     }
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
     if (declared > maxBodyBytes) {
-      return send(
-        res,
-        413,
-        { error: `body exceeds the limit of ${maxBodyBytes} bytes` },
-        { connection: 'close' },
-      );
+      const refuse = () =>
+        send(res, 413, { error: `body exceeds the limit of ${maxBodyBytes} bytes` }, { connection: 'close' });
+      // A client still sending when the connection closes sees a reset, not the 413 (fetch does):
+      // read a moderately oversized body to its end, unstored, before answering.
+      if (declared > maxBodyBytes + MAX_DISCARDED_BYTES) return refuse();
+      req.on('end', refuse);
+      req.resume();
+      return;
     }
     const overloaded = shedReason();
     if (overloaded !== undefined) return shed(res, `collector is shedding load: ${overloaded}`);

@@ -1,5 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InvocationEvent, type ScoreEvent, writeAvroContainer } from '@genai-pipeline/schemas';
@@ -103,6 +104,34 @@ describe('POST /v1/events', () => {
     await start({ maxBodyBytes: 1000 });
     const res = await post(ndjson(...Array.from({ length: 20 }, (_, i) => invocation(`e${i}`))));
     expect(res.status).toBe(413);
+    expect(logLines()).toEqual([]);
+  });
+
+  test('a client still sending its oversized body gets the 413, not a reset: the body is read first', async () => {
+    await start({ maxBodyBytes: 1000 });
+    const { port } = new URL(collector.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('utf8');
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => undefined);
+    const chunk = 'x'.repeat(64 * 1024);
+    const chunks = 32;
+    socket.write(
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${chunk.length * chunks}\r\n\r\n`,
+    );
+    // The body goes slowly: a server that answered at once would close before the end.
+    let written = 0;
+    for (; written < chunks && !socket.destroyed && answer === ''; written++) {
+      socket.write(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await closed;
+    expect(written).toBe(chunks);
+    expect(answer).toMatch(/^HTTP\/1\.1 413/);
     expect(logLines()).toEqual([]);
   });
 
