@@ -12,6 +12,8 @@ import type { Pipeline } from './pipeline.js';
 export function createPipelineMetrics(read: {
   pipeline: () => Pipeline | undefined;
   sinks: () => Record<string, SinkHealth>;
+  /** Figures of the source's own (Kinesis: shards known and ended, calls retried). */
+  source?: () => Record<string, number>;
   clock?: () => number;
 }) {
   const clock = read.clock ?? Date.now;
@@ -130,6 +132,19 @@ export function createPipelineMetrics(read: {
       }
     },
   });
+
+  const figures = read.source;
+  if (figures) {
+    new Gauge({
+      name: 'genai_pipeline_source',
+      help: "The source's own figures (Kinesis: shards_known, shards_ended, retried_errors)",
+      labelNames: ['figure'] as const,
+      registers,
+      collect() {
+        for (const [figure, value] of Object.entries(figures())) this.set({ figure }, value);
+      },
+    });
+  }
 
   return {
     registry,

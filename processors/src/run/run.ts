@@ -79,7 +79,13 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     closers.push(() => encoder.close());
 
     let pipeline: Pipeline | undefined;
-    const metrics = createPipelineMetrics({ pipeline: () => pipeline, sinks: () => sinks.health(), clock });
+    let sourceFigures: () => Record<string, number> = () => ({});
+    const metrics = createPipelineMetrics({
+      pipeline: () => pipeline,
+      sinks: () => sinks.health(),
+      source: () => sourceFigures(),
+      clock,
+    });
     // CloudWatch sums the health datums: each report carries what this process did since the last
     // one (counted per batch, so partitions restored, claimed or handed over do not skew it).
     const sinceReport = { eventsIn: 0, windowsClosed: 0, invalid: 0, late: 0 };
@@ -117,7 +123,12 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       logSource = new LogSource(durableLog);
       source = logSource;
     } else if (config.source === 'kinesis') {
-      source = new KinesisSource({ streamName: config.kinesisStream as string });
+      const kinesis = new KinesisSource({ streamName: config.kinesisStream as string });
+      sourceFigures = () => {
+        const { shardsKnown, shardsEnded, retriedErrors } = kinesis.stats();
+        return { shards_known: shardsKnown, shards_ended: shardsEnded, retried_errors: retriedErrors };
+      };
+      source = kinesis;
     } else {
       source = new KafkaSource({
         brokers: config.kafkaBrokers as string[],

@@ -233,4 +233,22 @@ describe('createPipelineMetrics', () => {
       expect(text).toContain(`# TYPE ${family} ${type}\n`);
     }
   });
+
+  test("the source's own figures, when it has some, and no such family when it has none", async () => {
+    let shardsKnown = 3;
+    const withSource = createPipelineMetrics({
+      pipeline: () => undefined,
+      sinks: () => ({}),
+      source: () => ({ shards_known: shardsKnown, retried_errors: 2 }),
+    });
+    expect(sample(await withSource.registry.metrics(), 'genai_pipeline_source{figure="shards_known"}')).toBe(
+      3,
+    );
+    shardsKnown = 5;
+    const text = await withSource.registry.metrics();
+    expect(sample(text, 'genai_pipeline_source{figure="shards_known"}')).toBe(5);
+    expect(sample(text, 'genai_pipeline_source{figure="retried_errors"}')).toBe(2);
+    const without = createPipelineMetrics({ pipeline: () => undefined, sinks: () => ({}) });
+    expect(await without.registry.metrics()).not.toContain('genai_pipeline_source');
+  });
 });
