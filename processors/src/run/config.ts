@@ -5,15 +5,15 @@ import { SINK_NAMES } from '../output/sink-setup.js';
 
 const MiB = 1024 * 1024;
 
-const sinkList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (typeof value === 'string' ? value.split(',') : value).map((name) => name.trim()))
-  .pipe(z.array(z.enum(SINK_NAMES)).min(1));
+/** A list as a JSON array or a comma-separated string (command line, environment). */
+const commaList = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((value) => (typeof value === 'string' ? value.split(',') : value).map((entry) => entry.trim()))
+    .pipe(z.array(item).min(1));
 
-const stringList = z
-  .union([z.string(), z.array(z.string())])
-  .transform((value) => (typeof value === 'string' ? value.split(',') : value).map((item) => item.trim()))
-  .pipe(z.array(z.string().min(1)).min(1));
+const sinkList = commaList(z.enum(SINK_NAMES));
+const stringList = commaList(z.string().min(1));
 
 /** Numbers may come as strings (command line, environment). */
 const number = (schema: z.ZodNumber) =>
