@@ -21,7 +21,7 @@ export {
   writeParquetFile,
 } from './lake/parquet.js';
 export { removeFilesFrom } from './lake/prune.js';
-export type { LakeStore, PrunableLakeStore } from './lake/store.js';
+export type { LakeStore, PrunableLakeStore, ReadableLakeStore } from './lake/store.js';
 export * from './s3/index.js';
 export * from './timestream/index.js';
 export {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LakeStoreError, LakeUsageError } from './errors.js';
-import type { PrunableLakeStore } from './store.js';
+import type { ReadableLakeStore } from './store.js';
 
 // Conditions that can clear without a change to the program (load, full disk freed, flaky device).
 const RETRIABLE_CODES = new Set([
@@ -46,7 +46,7 @@ async function syncDirectory(dir: string): Promise<void> {
  * directory (query engines skip dot files), fsynced, then renamed over the final name, so readers
  * never see a partial file and a rewrite replaces the old one atomically.
  */
-export class LocalLakeStore implements PrunableLakeStore {
+export class LocalLakeStore implements ReadableLakeStore {
   readonly rootDir: string;
 
   constructor(rootDir: string) {
@@ -101,6 +101,16 @@ export class LocalLakeStore implements PrunableLakeStore {
       const child = `${dir}/${entry.name}`;
       if (entry.isDirectory()) yield* this.list(child);
       else yield child;
+    }
+  }
+
+  async get(relativePath: string): Promise<Uint8Array | undefined> {
+    const target = this.resolve(relativePath);
+    try {
+      return await readFile(target);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return undefined;
+      throw storeError(target, `reading lake file ${target} failed`, error);
     }
   }
 

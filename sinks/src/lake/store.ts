@@ -16,3 +16,9 @@ export interface PrunableLakeStore extends LakeStore {
   /** Removes the file at relativePath; a missing file is not an error. */
   remove(relativePath: string): Promise<void>;
 }
+
+/** A store files can also be read back from: the shard state of scaled-out processors lives in one. */
+export interface ReadableLakeStore extends PrunableLakeStore {
+  /** The bytes at relativePath, or undefined when there is no such file. Rejects with LakeStoreError. */
+  get(relativePath: string): Promise<Uint8Array | undefined>;
+}

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
@@ -9,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { LakeStoreError, LakeUsageError } from '../lake/errors.js';
-import type { PrunableLakeStore } from '../lake/store.js';
+import type { ReadableLakeStore } from '../lake/store.js';
 import { type ResilienceOptions, type SinkHealth, SinkResilience } from '../util/resilience.js';
 import { isRetriable } from '../util/retriable.js';
 import { formatS3Location, S3_LIMITS, type S3LakeConfig, type S3Location, s3ClientConfig } from './config.js';
@@ -86,7 +87,7 @@ class AttemptError extends Error {
  * Each put is one request under SinkResilience: retriable failures (throttling, 5xx, network, timeouts)
  * are retried with backoff and jitter as a whole new upload, behind a circuit breaker.
  */
-export class S3LakeStore implements PrunableLakeStore {
+export class S3LakeStore implements ReadableLakeStore {
   readonly location: S3Location;
   private readonly client: S3Client;
   private readonly partSizeBytes: number;
@@ -204,6 +205,23 @@ export class S3LakeStore implements PrunableLakeStore {
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken !== undefined);
+  }
+
+  async get(relativePath: string): Promise<Uint8Array | undefined> {
+    const key = this.keyFor(relativePath);
+    const what = `reading lake object s3://${this.location.bucket}/${key} failed`;
+    return this.attempt(key, what, async () => {
+      try {
+        const output = await this.client.send(
+          new GetObjectCommand({ Bucket: this.location.bucket, Key: key }),
+        );
+        return await output.Body?.transformToByteArray();
+      } catch (error) {
+        // Absent is an answer, not a failure (and must not count against the breaker).
+        if ((error as AwsErrorShape | null)?.name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    });
   }
 
   async remove(relativePath: string): Promise<void> {

@@ -137,6 +137,25 @@ describe('LocalLakeStore.list', () => {
   );
 });
 
+describe('LocalLakeStore.get', () => {
+  it('reads a file back; a missing file or folder is undefined', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/h/a.parquet', bytes('a'));
+    expect(Buffer.from((await store.get('t/h/a.parquet')) as Uint8Array).toString()).toBe('a');
+    expect(await store.get('t/h/missing.parquet')).toBeUndefined();
+    expect(await store.get('missing/h/a.parquet')).toBeUndefined();
+  });
+
+  it('fails on a folder (not retriable) and rejects a path outside the lake', async () => {
+    const store = new LocalLakeStore(dir);
+    await store.put('t/h/a.parquet', bytes('a'));
+    const error = await store.get('t/h').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LakeStoreError);
+    expect((error as LakeStoreError).retriable).toBe(false);
+    await expect(store.get('../a.parquet')).rejects.toThrow(LakeUsageError);
+  });
+});
+
 describe('LocalLakeStore.remove', () => {
   it('removes the file and nothing else', async () => {
     const store = new LocalLakeStore(dir);

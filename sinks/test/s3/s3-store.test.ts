@@ -388,6 +388,29 @@ describe('S3LakeStore.list and remove against s3rver', () => {
     expect(await listKeys(s3.client, BUCKET, testPrefix)).toEqual([keyOf(`${FILE}.keep`)]);
   });
 
+  it('reads an object back; a missing one is undefined and does not count as a failure', async () => {
+    const store = proxiedStore();
+    const body = randomBytes(100);
+    await store.put(FILE, body);
+    expect(Buffer.from((await store.get(FILE)) as Uint8Array).equals(body)).toBe(true);
+    expect(await store.get('scores/never-written.parquet')).toBeUndefined();
+    expect(store.health().failed).toBe(0);
+  });
+
+  it('retries a throttled read, and fails at once in a missing bucket (not retriable)', async () => {
+    const store = proxiedStore();
+    await store.put(FILE, randomBytes(10));
+    proxy.reset();
+    proxy.plan = (operation, nth) => (operation === 'Read' && nth === 1 ? 'slow-down' : undefined);
+    expect((await store.get(FILE))?.byteLength).toBe(10);
+    expect(proxy.requests.map((r) => r.outcome)).toEqual(['slow-down', 200]);
+
+    const missing = proxiedStore({}, 'no-such-bucket');
+    const error = await rejection(missing.get(FILE));
+    expect(error.retriable).toBe(false);
+    expect(error.message).toContain(`reading lake object s3://no-such-bucket/${testPrefix}/${FILE} failed`);
+  });
+
   it('retries a throttled delete, and fails at once in a missing bucket naming the object (not retriable)', async () => {
     const store = proxiedStore();
     await store.put(FILE, randomBytes(10));
