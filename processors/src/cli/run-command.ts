@@ -44,6 +44,14 @@ export function addRunCommand(program: Command): void {
   // No default and no check here: the sinks may come from the environment or the config file too.
   addSinkOptions(command, sinkOption())
     .option('--kinesis-stream <name>', 'with --source kinesis')
+    .option(
+      '--kinesis-lease-table <name>',
+      'with --source kinesis: share the shards among instances through leases in this DynamoDB table',
+    )
+    .option(
+      '--kinesis-shard-state <dir|s3-uri>',
+      'with a lease table: where shard state goes, reachable by every instance (default <state-dir>/shards)',
+    )
     .option('--kafka-brokers <list>', 'with --source kafka: host:port,...')
     .option('--kafka-topic <topic>', 'with --source kafka')
     .option('--kafka-group <group>', 'with --source kafka: consumer group (default genai-pipeline)')

@@ -19,9 +19,44 @@ export interface PartitionCheckpoint {
   detector: AnomalyDetectorState;
   /** Epoch ms the checkpoint was taken (for status and logs only). */
   takenAt: number;
+  /** The partition has no more records (a Kinesis shard closed by a reshard): its final state. */
+  ended?: true;
 }
 
 const STORE_ID_KEY = 'storeId';
+
+/**
+ * Where a pipeline keeps its partitions' checkpoints and who owns which partition: lmdb on one host
+ * (CheckpointStore), or Kinesis shard leases in DynamoDB with the state in a shared store.
+ */
+export interface PartitionCheckpointStore {
+  /** The latest checkpoint of every partition of `source` this instance resumes at start. */
+  load(source: string): Promise<Map<string, PartitionCheckpoint>>;
+  /**
+   * Stores the checkpoints durably. With `owner`, only those of partitions that instance owns; returns
+   * the partitions skipped for that reason (another instance has them now).
+   */
+  save(source: string, checkpoints: readonly PartitionCheckpoint[], owner?: string): Promise<string[]>;
+  /** The latest checkpoint of one partition, as committed now (another instance may have written it). */
+  get(source: string, partition: string): Promise<PartitionCheckpoint | undefined>;
+  /** True once `instance` owns the partition; false while another instance holds it. */
+  claim(
+    source: string,
+    partition: string,
+    instance: string,
+    now: number,
+    timeoutMs: number,
+  ): Promise<boolean>;
+  /** Renews ownership; returns the partitions `instance` no longer owns (to drop without writing more). */
+  heartbeat(source: string, partitions: readonly string[], instance: string, now: number): Promise<string[]>;
+  /** Lets go of a partition after its last checkpoint: others may claim it at once. */
+  release(source: string, partition: string, instance: string): Promise<void>;
+  /**
+   * Whether this instance may still write for the partition, as far as it can tell without asking
+   * (a lease whose last renewal is recent enough). Checked before processing and delivering.
+   */
+  holds?(partition: string): boolean;
+}
 
 /**
  * Checkpoints in lmdb (the same embedded store as the log): one record per `source/partition`, all
@@ -37,7 +72,7 @@ export interface PartitionOwner {
   released: boolean;
 }
 
-export class CheckpointStore {
+export class CheckpointStore implements PartitionCheckpointStore {
   private constructor(
     private readonly root: RootDatabase,
     private readonly db: Database<PartitionCheckpoint, string>,
@@ -63,7 +98,7 @@ export class CheckpointStore {
   }
 
   /** The latest checkpoint of every partition of `source`. */
-  load(source: string): Map<string, PartitionCheckpoint> {
+  async load(source: string): Promise<Map<string, PartitionCheckpoint>> {
     const prefix = `${source}/`;
     const checkpoints = new Map<string, PartitionCheckpoint>();
     for (const { key, value } of this.db.getRange({ start: prefix })) {

@@ -55,6 +55,13 @@ export const RUN_CONFIG_SCHEMA = z
     influxOrg: z.string().min(1).optional(),
     influxDb: z.string().min(1).optional(),
     kinesisStream: z.string().min(1).optional(),
+    /**
+     * Kinesis shard leases in this DynamoDB table (created if missing), so that several instances share
+     * the stream's shards. Without it one instance reads every shard.
+     */
+    kinesisLeaseTable: z.string().min(3).max(255).optional(),
+    /** With a lease table: where shard state goes, a directory or s3://bucket/prefix every instance reaches. */
+    kinesisShardState: z.string().min(1).optional(),
     kafkaBrokers: stringList.optional(),
     kafkaTopic: z.string().min(1).optional(),
     kafkaGroup: z.string().min(1).default('genai-pipeline'),
@@ -81,6 +88,7 @@ export const RUN_CONFIG_SCHEMA = z
       }
     };
     if (config.source === 'kinesis') need(config.kinesisStream, 'kinesis-stream');
+    if (config.kinesisShardState !== undefined) need(config.kinesisLeaseTable, 'kinesis-lease-table');
     if (config.source === 'kafka') {
       need(config.kafkaBrokers, 'kafka-brokers');
       need(config.kafkaTopic, 'kafka-topic');

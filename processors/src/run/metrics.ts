@@ -137,7 +137,7 @@ export function createPipelineMetrics(read: {
   if (figures) {
     new Gauge({
       name: 'genai_pipeline_source',
-      help: "The source's own figures (Kinesis: shards_known, shards_ended, retried_errors)",
+      help: "The source's own figures (Kinesis: shards_known, shards_ended, retried_errors; with shard leases also leases_held, lease_takeovers, lease_handoffs_requested, leases_handed_over, leases_lost, lease_workers)",
       labelNames: ['figure'] as const,
       registers,
       collect() {

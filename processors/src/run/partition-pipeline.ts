@@ -18,6 +18,7 @@ import {
   type ProcessorOutput,
 } from '../window/partition-processor.js';
 import type { PartitionCheckpoint } from './checkpoint-store.js';
+import type { InheritedState } from './inherit-state.js';
 
 /** Tables whose ordinals are source record ordinals; the others' are window starts. */
 const RECORD_ORDINAL_TABLES: ReadonlySet<LakeTableName> = new Set(['invocations', 'scores', 'dead_letters']);
@@ -38,6 +39,12 @@ export interface PartitionPipelineOptions {
   onWindowClosed: (partition: string, window: WindowResults) => void;
 }
 
+/** Where a partition starts: its own checkpoint if it has one, else what it inherits from its parents. */
+export interface PartitionStart {
+  checkpoint?: PartitionCheckpoint | undefined;
+  inherited?: InheritedState | undefined;
+}
+
 /**
  * One source partition from its records to its sinks: the core's processor and anomaly detector (the
  * partition's keys live only here), a lake writer naming files after the partition's record ordinals,
@@ -50,11 +57,14 @@ export class PartitionPipeline {
   private readonly output: ResultFanOut;
   private position: string | undefined;
   private nextOrdinal: number;
+  private ended = false;
 
-  private constructor(options: PartitionPipelineOptions, checkpoint: PartitionCheckpoint | undefined) {
+  private constructor(options: PartitionPipelineOptions, start: PartitionStart) {
     this.partition = options.partition;
-    this.detector = checkpoint
-      ? AnomalyDetector.restore(checkpoint.detector, options.anomalyParams)
+    const { checkpoint } = start;
+    const state = checkpoint ?? start.inherited;
+    this.detector = state
+      ? AnomalyDetector.restore(state.detector, options.anomalyParams)
       : new AnomalyDetector(options.anomalyParams);
     const lake = new LakeSink({
       store: options.store,
@@ -77,22 +87,25 @@ export class PartitionPipeline {
       detector: this.detector,
       output,
     };
-    this.processor = checkpoint
-      ? PartitionProcessor.restore(checkpoint.processor, processorOptions)
+    this.processor = state
+      ? PartitionProcessor.restore(state.processor, processorOptions)
       : new PartitionProcessor(processorOptions);
     this.position = checkpoint?.position;
     this.nextOrdinal = checkpoint?.nextOrdinal ?? 0;
+    if (checkpoint === undefined && start.inherited) this.processor.closeOverdueWindows();
   }
 
   /**
-   * A partition resuming from its checkpoint (or from nothing). First removes the lake files that were
+   * A partition resuming from its checkpoint, or else starting from the state it inherits from the
+   * partitions it continues (a reshard), or from nothing. First removes the lake files that were
    * written after that checkpoint: processing resumes there and writes those rows again.
    */
   static async open(
     options: PartitionPipelineOptions,
-    checkpoint: PartitionCheckpoint | undefined,
+    start: PartitionStart,
     stores: readonly PrunableLakeStore[],
   ): Promise<{ pipeline: PartitionPipeline; filesRemoved: number }> {
+    const { checkpoint } = start;
     const nextOrdinal = checkpoint?.nextOrdinal ?? 0;
     const closedThrough = checkpoint?.processor.closedThrough ?? null;
     // Windows closed before the checkpoint all start before closedThrough; later ones at or after it.
@@ -103,7 +116,7 @@ export class PartitionPipeline {
         RECORD_ORDINAL_TABLES.has(table) ? nextOrdinal : windowsFrom,
       );
     }
-    return { pipeline: new PartitionPipeline(options, checkpoint), filesRemoved };
+    return { pipeline: new PartitionPipeline(options, start), filesRemoved };
   }
 
   get counters(): Readonly<ProcessorCounters> {
@@ -134,6 +147,7 @@ export class PartitionPipeline {
       this.processor.process(record, this.nextOrdinal++, receivedAt);
     }
     this.position = batch.position;
+    if (batch.ended) this.ended = true;
     await this.output.afterBatch(this.processor.watermark);
   }
 
@@ -153,6 +167,7 @@ export class PartitionPipeline {
       processor: this.processor.snapshot(),
       detector: this.detector.snapshot(),
       takenAt,
+      ...(this.ended ? { ended: true as const } : {}),
     };
   }
 }

@@ -10,7 +10,8 @@ import type { AnomalyParams } from '../anomaly/detector.js';
 import type { Pricer } from '../pricing/pricer.js';
 import type { Source, SourceBatch } from '../sources/source.js';
 import type { ProcessorCounters } from '../window/partition-processor.js';
-import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.js';
+import type { PartitionCheckpoint, PartitionCheckpointStore } from './checkpoint-store.js';
+import { type InheritedState, inheritFromParents } from './inherit-state.js';
 import { PartitionPipeline } from './partition-pipeline.js';
 
 export interface PipelineOptions {
@@ -23,7 +24,7 @@ export interface PipelineOptions {
   prunableStores: readonly PrunableLakeStore[];
   encoder: ParquetEncoder;
   windowSinks: readonly WindowSink[];
-  checkpoints: CheckpointStore;
+  checkpoints: PartitionCheckpointStore;
   pricer: Pricer;
   maxOutOfOrdernessMs: number;
   anomalyParams?: Partial<AnomalyParams>;
@@ -97,6 +98,8 @@ export class Pipeline {
   private readonly lost = new Set<string>();
   /** A processing failure: no checkpoint may be taken after it. */
   private failure: Error | undefined;
+  /** Partitions with no more records (closed Kinesis shards), their final state checkpointed. */
+  private readonly ended = new Set<string>();
 
   constructor(private readonly options: PipelineOptions) {
     this.clock = options.clock ?? Date.now;
@@ -110,8 +113,9 @@ export class Pipeline {
   /** Loads the checkpoints and starts the source where they left off. */
   async start(): Promise<void> {
     const { source, checkpoints } = this.options;
-    const saved = checkpoints.load(source.name);
+    const saved = await checkpoints.load(source.name);
     const positions = new Map([...saved].map(([partition, checkpoint]) => [partition, checkpoint.position]));
+    for (const [partition, checkpoint] of saved) if (checkpoint.ended) this.ended.add(partition);
     // Movable partitions are opened once claimed, from their latest checkpoint (maybe another
     // instance's, read then). Their ownership is renewed on a timer, so a long step or checkpoint
     // does not let it lapse.
@@ -119,7 +123,9 @@ export class Pipeline {
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.ownershipTimeoutMs / 3);
       this.heartbeatTimer.unref();
     } else {
-      for (const [partition, checkpoint] of saved) await this.openPartition(partition, checkpoint);
+      for (const [partition, checkpoint] of saved) {
+        if (!checkpoint.ended) await this.openPartition(partition, checkpoint);
+      }
     }
     await source.start(positions);
     if (positions.size > 0) {
@@ -156,14 +162,17 @@ export class Pipeline {
     // A rebalance may have come during the poll: hand over first, so nobody waits on us.
     if (this.movable) await this.keepOwnership();
     for (const batch of batches) {
+      if (this.ended.has(batch.partition)) continue;
       if (this.movable && !this.partitions.has(batch.partition)) {
         // Records fetched before the claim may start anywhere: go on from the partition's checkpoint.
         const claimed = await this.claim(batch.partition);
-        if (claimed.resumeAt !== undefined || !claimed.owned) {
-          if (claimed.resumeAt !== undefined) this.options.source.seek?.(batch.partition, claimed.resumeAt);
+        if (!claimed.owned) continue;
+        if (claimed.resumeAt !== undefined && claimed.resumeAt !== batch.after) {
+          this.options.source.seek?.(batch.partition, claimed.resumeAt);
           continue;
         }
       }
+      if (this.movable && this.partitions.has(batch.partition) && !this.stillHeld(batch.partition)) continue;
       const partition = await this.openPartition(batch.partition);
       const before = { ...partition.counters };
       try {
@@ -175,8 +184,33 @@ export class Pipeline {
       }
       this.lag.set(batch.partition, { records: batch.lagRecords, ms: batch.lagMs });
       this.options.onBatch?.(batch, counterDelta(partition.counters, before));
+      if (batch.ended) await this.finish(partition);
     }
     return batches.length > 0;
+  }
+
+  /**
+   * A partition that has no more records: its final state is delivered and checkpointed at once (the
+   * partitions continuing it start from that), then it is let go.
+   */
+  private async finish(partition: PartitionPipeline): Promise<void> {
+    const { source, checkpoints } = this.options;
+    const checkpoint = await partition.flush(this.clock());
+    if (checkpoint === undefined)
+      throw new Error(`partition ${partition.partition}: ended without a position`);
+    const owner = this.movable ? this.instanceId : undefined;
+    const notOwned = await checkpoints.save(source.name, [checkpoint], owner);
+    this.partitions.delete(partition.partition);
+    this.lag.delete(partition.partition);
+    if (notOwned.length > 0) {
+      this.log(`partition ${partition.partition}: ended, but another instance took it over first`);
+      return;
+    }
+    if (owner !== undefined) await checkpoints.release(source.name, partition.partition, owner);
+    this.ended.add(partition.partition);
+    this.log(
+      `partition ${partition.partition}: ended; its final state is checkpointed for the partitions that continue it`,
+    );
   }
 
   /**
@@ -205,7 +239,8 @@ export class Pipeline {
     this.options.beforeCheckpoint?.();
     try {
       const taken: PartitionCheckpoint[] = [];
-      for (const partition of this.partitions.values()) {
+      for (const partition of [...this.partitions.values()]) {
+        if (this.movable && !this.stillHeld(partition.partition)) continue;
         const checkpoint = await partition.flush(started);
         if (checkpoint) taken.push(checkpoint);
       }
@@ -262,13 +297,24 @@ export class Pipeline {
     this.lost.clear();
     const assigned = source.assignedPartitions?.() ?? new Set<string>();
     for (const [partition, pipeline] of [...this.partitions]) {
-      if (assigned.has(partition)) continue;
+      if (assigned.has(partition) || !this.stillHeld(partition)) continue;
       const checkpoint = this.failure ? undefined : await pipeline.flush(this.clock());
       if (checkpoint) await checkpoints.save(source.name, [checkpoint], this.instanceId);
       await checkpoints.release(source.name, partition, this.instanceId);
       this.partitions.delete(partition);
       this.log(`partition ${partition}: handed over after its checkpoint`);
     }
+  }
+
+  /**
+   * False, and the partition dropped without writing more, when the store can tell at once that this
+   * instance no longer owns it (its lease went unrenewed for too long: another may take it any moment).
+   */
+  private stillHeld(partition: string): boolean {
+    if (this.options.checkpoints.holds?.(partition) !== false) return true;
+    this.partitions.delete(partition);
+    this.log(`partition ${partition}: its lease is no longer held here; dropped without writing more`);
+    return false;
   }
 
   /** Renews ownership of the open partitions; notes the ones another instance took. */
@@ -309,8 +355,38 @@ export class Pipeline {
       await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS));
     }
     const checkpoint = await checkpoints.get(source.name, partition);
+    if (checkpoint?.ended) {
+      // Finished by its previous owner just before the hand-over: nothing is left to read.
+      this.ended.add(partition);
+      await checkpoints.release(source.name, partition, this.instanceId);
+      return { owned: false };
+    }
     await this.openPartition(partition, checkpoint);
     return checkpoint ? { owned: true, resumeAt: checkpoint.position } : { owned: true };
+  }
+
+  /** What a partition continuing others starts from: their final checkpoints, its keys only. */
+  private async inheritedState(partition: string): Promise<InheritedState | undefined> {
+    const { source, checkpoints } = this.options;
+    const lineage = source.lineage?.(partition);
+    if (lineage === undefined || lineage.parents.length === 0) return undefined;
+    const finals: PartitionCheckpoint[] = [];
+    for (const parent of lineage.parents) {
+      const checkpoint = await checkpoints.get(source.name, parent);
+      // Never read here (expired from the stream before this pipeline began): no state to take over.
+      if (checkpoint === undefined) continue;
+      if (!checkpoint.ended) {
+        throw new Error(
+          `partition ${partition}: its parent ${parent} has not ended yet; a child is read only after its parents (not retriable)`,
+        );
+      }
+      finals.push(checkpoint);
+    }
+    if (finals.length === 0) return undefined;
+    this.log(
+      `partition ${partition}: continues ${finals.map((c) => c.partition).join(' and ')} with their open windows`,
+    );
+    return inheritFromParents(finals, lineage.ownsKey);
   }
 
   /** Per-partition figures for status and metrics. */
@@ -340,7 +416,10 @@ export class Pipeline {
     return this.lastCheckpointAt;
   }
 
-  /** The open partition, or the partition opened from `checkpoint` (from nothing without one). */
+  /**
+   * The open partition, or the partition opened from `checkpoint`; without one, from the final state
+   * of the partitions it continues (a reshard), or from nothing.
+   */
   private async openPartition(
     partition: string,
     checkpoint?: PartitionCheckpoint,
@@ -348,6 +427,7 @@ export class Pipeline {
     const open = this.partitions.get(partition);
     if (open) return open;
     const options = this.options;
+    const inherited = checkpoint ? undefined : await this.inheritedState(partition);
     const { pipeline, filesRemoved } = await PartitionPipeline.open(
       {
         partition,
@@ -361,7 +441,7 @@ export class Pipeline {
         maxPendingRows: MAX_PENDING_ROWS,
         onWindowClosed: (p, window) => options.onWindowClosed?.(p, window),
       },
-      checkpoint,
+      { checkpoint, inherited },
       options.prunableStores,
     );
     if (filesRemoved > 0) {

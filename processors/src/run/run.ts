@@ -1,8 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LocalLakeStore, type WindowResults, WorkerPoolEncoder } from '@genai-pipeline/sinks';
+import {
+  LocalLakeStore,
+  parseS3LakeConfig,
+  type ReadableLakeStore,
+  S3LakeStore,
+  type WindowResults,
+  WorkerPoolEncoder,
+} from '@genai-pipeline/sinks';
 import { DurableLog } from '../collector/durable-log.js';
 import { type Collector, startCollector } from '../collector/http-collector.js';
+import { LeaseCheckpointStore } from '../leases/lease-checkpoint-store.js';
+import { LeaseCoordinator } from '../leases/lease-coordinator.js';
+import { LeaseTable } from '../leases/lease-table.js';
 import { openSinks } from '../output/sink-setup.js';
 import { teeStore } from '../output/tee-store.js';
 import { loadPriceOverrides } from '../pricing/override-file.js';
@@ -11,7 +21,7 @@ import { KafkaSource } from '../sources/kafka-source.js';
 import { KinesisSource } from '../sources/kinesis-source.js';
 import { LogSource } from '../sources/log-source.js';
 import type { Source } from '../sources/source.js';
-import { CheckpointStore } from './checkpoint-store.js';
+import { CheckpointStore, type PartitionCheckpointStore } from './checkpoint-store.js';
 import type { RunConfig } from './config.js';
 import { startHealthServer } from './health-server.js';
 import { createPipelineMetrics } from './metrics.js';
@@ -73,8 +83,6 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     for (const close of closers.reverse()) await close();
   };
   try {
-    const checkpoints = CheckpointStore.open(join(config.stateDir, 'checkpoints'));
-    closers.push(() => checkpoints.close());
     const encoder = new WorkerPoolEncoder();
     closers.push(() => encoder.close());
 
@@ -112,6 +120,7 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     };
 
     let source: Source;
+    let leases: ShardLeases | undefined;
     let collector: Collector | undefined;
     let url: string;
     let log: DurableLog | undefined;
@@ -122,12 +131,15 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       closers.push(() => durableLog.close());
       logSource = new LogSource(durableLog);
       source = logSource;
+    } else if (config.source === 'kinesis' && config.kinesisLeaseTable !== undefined) {
+      const shared = await openShardLeases(config, deps.log);
+      closers.push(() => shared.close());
+      leases = shared;
+      sourceFigures = () => ({ ...kinesisFigures(shared.source), ...leaseFigures(shared.coordinator) });
+      source = shared.source;
     } else if (config.source === 'kinesis') {
       const kinesis = new KinesisSource({ streamName: config.kinesisStream as string });
-      sourceFigures = () => {
-        const { shardsKnown, shardsEnded, retriedErrors } = kinesis.stats();
-        return { shards_known: shardsKnown, shards_ended: shardsEnded, retried_errors: retriedErrors };
-      };
+      sourceFigures = () => kinesisFigures(kinesis);
       source = kinesis;
     } else {
       source = new KafkaSource({
@@ -138,9 +150,21 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
       });
     }
 
+    let checkpoints: PartitionCheckpointStore;
+    let storeId: string;
+    if (leases === undefined) {
+      const local = CheckpointStore.open(join(config.stateDir, 'checkpoints'));
+      closers.push(() => local.close());
+      checkpoints = local;
+      storeId = local.storeId;
+    } else {
+      checkpoints = leases.checkpoints;
+      storeId = leases.storeId;
+    }
+
     pipeline = new Pipeline({
       source,
-      sourceIdOf: (partition) => `${checkpoints.storeId}-${partition}`,
+      sourceIdOf: (partition) => `${storeId}-${partition}`,
       store: teeStore([lake, ...sinks.lakeStores]),
       prunableStores: [lake, ...sinks.lakeStores],
       encoder,
@@ -265,6 +289,84 @@ export async function startRun(config: RunConfig, deps: RunDependencies): Promis
     await closeAll();
     throw error;
   }
+}
+
+interface ShardLeases {
+  source: KinesisSource;
+  coordinator: LeaseCoordinator;
+  checkpoints: LeaseCheckpointStore;
+  /** The lease table's id: lake files of a shard have the same name whichever instance writes them. */
+  storeId: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Kinesis shared by several instances: the shards are leased in DynamoDB and each shard's state is
+ * checkpointed to a store every instance reaches, so a shard moves with its state.
+ */
+async function openShardLeases(config: RunConfig, log: (line: string) => void): Promise<ShardLeases> {
+  const table = new LeaseTable({ tableName: config.kinesisLeaseTable as string });
+  const stateUri = config.kinesisShardState ?? join(config.stateDir, 'shards');
+  let state: ReadableLakeStore & { destroy?: () => void };
+  if (stateUri.startsWith('s3://')) {
+    state = S3LakeStore.fromConfig(parseS3LakeConfig({ uri: stateUri }));
+  } else {
+    const local = new LocalLakeStore(stateUri);
+    await local.ensureWritable();
+    state = local;
+  }
+  const source: KinesisSource = new KinesisSource({
+    streamName: config.kinesisStream as string,
+    assignment: { assigned: () => coordinator.assigned() },
+  });
+  const coordinator = new LeaseCoordinator({
+    table,
+    worker: config.instanceId,
+    listShards: () => source.describeShards(),
+    failoverMs: config.ownershipTimeoutSeconds * 1000,
+    log,
+  });
+  try {
+    await coordinator.start();
+    const storeId = await table.storeId();
+    log(
+      `shard leases in DynamoDB table ${table.tableName} (store ${storeId}), shard state in ${state.describe()}, as ${config.instanceId}`,
+    );
+    return {
+      source,
+      coordinator,
+      checkpoints: new LeaseCheckpointStore({ coordinator, table, state, log }),
+      storeId,
+      async close() {
+        // The pipeline released the shards it had open; the coordinator lets go of the rest.
+        await coordinator.stop();
+        table.close();
+        state.destroy?.();
+      },
+    };
+  } catch (error) {
+    await coordinator.stop();
+    table.close();
+    state.destroy?.();
+    throw error;
+  }
+}
+
+function kinesisFigures(source: KinesisSource): Record<string, number> {
+  const { shardsKnown, shardsEnded, retriedErrors } = source.stats();
+  return { shards_known: shardsKnown, shards_ended: shardsEnded, retried_errors: retriedErrors };
+}
+
+function leaseFigures(coordinator: LeaseCoordinator): Record<string, number> {
+  const stats = coordinator.stats();
+  return {
+    leases_held: stats.leasesHeld,
+    lease_takeovers: stats.takeovers,
+    lease_handoffs_requested: stats.handoffsRequested,
+    leases_handed_over: stats.handedOver,
+    leases_lost: stats.lost,
+    lease_workers: stats.workers,
+  };
 }
 
 /** Events per second over the last few seconds, from successive totals. */

@@ -6,11 +6,18 @@
  *
  * Reads respect the per-shard quota of 5 GetRecords a second (a minimum interval per shard), wait
  * longer on a shard that is caught up, and back off with jitter on a throttled or failed shard
- * without failing the poll. Resharding, basic: a shard that ends (no NextShardIterator) is not read
- * again, and a child shard is read only once every parent this source knows of has ended here, so
- * a key's records before the reshard are handed over before its records after it.
+ * without failing the poll. Resharding: a shard that ends (no NextShardIterator) gives a last batch
+ * marked `ended` and is not read again; a child shard is read only once every parent has ended, so a
+ * key's records before the reshard are processed before its records after it, and `lineage` tells the
+ * pipeline which of its parents' keys the child takes over (those whose partition key hashes into its
+ * range).
+ *
+ * With a ShardAssignment (shard leases, several instances on one stream) only the shards assigned to
+ * this instance are read, each from where its lease says; the lease coordinator takes care of the
+ * parents-first order.
  */
 
+import { createHash } from 'node:crypto';
 import {
   GetRecordsCommand,
   type GetRecordsCommandOutput,
@@ -21,10 +28,23 @@ import {
   type ListShardsCommandInput,
   type Shard,
 } from '@aws-sdk/client-kinesis';
+import { partitionKeyFor } from '@genai-pipeline/producers';
 import { isRetriable } from '@genai-pipeline/sinks';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeStreamMessage } from './decode.js';
-import type { Source, SourceBatch } from './source.js';
+import type { PartitionLineage, Source, SourceBatch } from './source.js';
+
+/** Which shards this instance reads when several instances share the stream (shard leases). */
+export interface ShardAssignment {
+  /**
+   * The shards assigned here now, each with where a newly assigned one starts: the sequence number
+   * to read after, or undefined for TRIM_HORIZON.
+   */
+  assigned(): ReadonlyMap<string, string | undefined>;
+}
+
+/** The position of the last batch of a shard that ended before any record was read from it. */
+export const SHARD_END_POSITION = 'SHARD_END';
 
 export interface KinesisSourceOptions {
   streamName: string;
@@ -42,6 +62,8 @@ export interface KinesisSourceOptions {
   /** Backoff after a throttled or failed call: starts at `retryBaseMs`, doubles up to `retryMaxMs`. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** Read only the shards assigned to this instance (shard leases). Default: every shard. */
+  assignment?: ShardAssignment;
 }
 
 /** Read-only numbers for /metrics. */
@@ -76,6 +98,10 @@ interface ShardState {
   readonly id: string;
   /** ParentShardId and AdjacentParentShardId, when present. */
   readonly parentIds: readonly string[];
+  /** The partition key hashes (MD5, as an unsigned 128-bit integer) whose records go to this shard. */
+  readonly hashKeyRange: { start: bigint; end: bigint } | undefined;
+  /** With a ShardAssignment: assigned here, so read. */
+  assigned: boolean;
   /** The last sequence number delivered (or the start position); undefined: read from TRIM_HORIZON. */
   resumeAfter: string | undefined;
   /** Where the next GetRecords reads; undefined until fetched, or after it expired. */
@@ -106,6 +132,11 @@ export class KinesisSource implements Source {
   private readonly retryMaxMs: number;
 
   private readonly shards = new Map<string, ShardState>();
+  private readonly assignment: ShardAssignment | undefined;
+  /** With a ShardAssignment: the shards assigned here (the pipeline hands over the others). */
+  readonly assignedPartitions?: () => ReadonlySet<string>;
+  /** With a ShardAssignment: a claimed shard goes on right after its checkpointed position. */
+  readonly seek?: (partition: string, position: string) => void;
   private startPositions: ReadonlyMap<string, string> | undefined;
   private nextListAt = 0;
   private listFailures = 0;
@@ -134,6 +165,31 @@ export class KinesisSource implements Source {
     this.idleReadIntervalMs = options.idleReadIntervalMs ?? 1_000;
     this.retryBaseMs = options.retryBaseMs ?? 200;
     this.retryMaxMs = options.retryMaxMs ?? 10_000;
+    this.assignment = options.assignment;
+    if (this.assignment !== undefined) {
+      const assignment = this.assignment;
+      this.assignedPartitions = () => new Set(assignment.assigned().keys());
+      this.seek = (partition, position) => {
+        const shard = this.shards.get(partition);
+        if (shard === undefined) return;
+        shard.resumeAfter = position;
+        shard.iterator = undefined;
+        shard.notBefore = 0;
+      };
+    }
+  }
+
+  lineage(partition: string): PartitionLineage | undefined {
+    const shard = this.shards.get(partition);
+    const range = shard?.hashKeyRange;
+    if (shard === undefined || shard.parentIds.length === 0 || range === undefined) return undefined;
+    return {
+      parents: shard.parentIds,
+      ownsKey: (service, modelId) => {
+        const hash = hashKeyOf(partitionKeyFor(service, modelId));
+        return range.start <= hash && hash <= range.end;
+      },
+    };
   }
 
   async start(positions: ReadonlyMap<string, string>): Promise<void> {
@@ -166,6 +222,29 @@ export class KinesisSource implements Source {
     this.ownClient?.destroy();
   }
 
+  /** The stream's shards now, with their parents and hash key ranges (what shard leases are made of). */
+  async describeShards(): Promise<
+    { shardId: string; parentShardIds: string[]; hashKeyRange: { start: string; end: string } }[]
+  > {
+    return (await this.listShards()).flatMap((shard) => {
+      const range = shard.HashKeyRange;
+      if (
+        shard.ShardId === undefined ||
+        range?.StartingHashKey === undefined ||
+        range.EndingHashKey === undefined
+      ) {
+        return [];
+      }
+      return [
+        {
+          shardId: shard.ShardId,
+          parentShardIds: [shard.ParentShardId, shard.AdjacentParentShardId].filter((id) => id !== undefined),
+          hashKeyRange: { start: range.StartingHashKey, end: range.EndingHashKey },
+        },
+      ];
+    });
+  }
+
   stats(): KinesisSourceStats {
     const millisBehindLatest: Record<string, number> = {};
     let shardsEnded = 0;
@@ -184,6 +263,7 @@ export class KinesisSource implements Source {
 
   private async pollUntil(maxRecords: number, deadline: number): Promise<SourceBatch[]> {
     while (!this.closed) {
+      this.followAssignment();
       if (Date.now() >= this.nextListAt) await this.refreshShardsOrBackOff();
       const batches = await this.readDueShards(maxRecords);
       // Records read while closing are not handed over: their positions were never delivered.
@@ -279,6 +359,37 @@ export class KinesisSource implements Source {
     );
   }
 
+  /**
+   * Starts reading the shards newly assigned here, from where their leases say, and stops reading
+   * those no longer assigned. A shard not listed yet makes the listing run now.
+   */
+  private followAssignment(): void {
+    if (this.assignment === undefined) return;
+    const assigned = this.assignment.assigned();
+    for (const [id, startAfter] of assigned) {
+      const shard = this.shards.get(id);
+      if (shard === undefined) {
+        this.nextListAt = 0;
+        continue;
+      }
+      if (shard.assigned) continue;
+      Object.assign(shard, {
+        assigned: true,
+        resumeAfter: startAfter,
+        iterator: undefined,
+        ended: false,
+        notBefore: 0,
+        failures: 0,
+      });
+    }
+    for (const shard of this.shards.values()) {
+      if (shard.assigned && !assigned.has(shard.id)) {
+        shard.assigned = false;
+        shard.iterator = undefined;
+      }
+    }
+  }
+
   /** Takes a successful GetRecords: moves the shard's iterator and position, builds its batch. */
   private accept(
     shard: ShardState,
@@ -294,22 +405,30 @@ export class KinesisSource implements Source {
       this.nextListAt = 0;
     }
     const records = output.Records ?? [];
-    const position = records.at(-1)?.SequenceNumber;
-    if (records.length === 0 || position === undefined) {
+    const after = shard.resumeAfter;
+    const position = records.at(-1)?.SequenceNumber ?? after ?? SHARD_END_POSITION;
+    const common = {
+      partition: shard.id,
+      ...(after === undefined ? {} : { after }),
+      ...(output.MillisBehindLatest === undefined ? {} : { lagMs: output.MillisBehindLatest }),
+      ...(shard.ended ? { ended: true } : {}),
+    };
+    if (records.length === 0) {
+      // The end of the shard, even without records, is news: its final state must be checkpointed.
+      if (shard.ended) return { ...common, entries: [], position };
       // Caught up: nothing new is likely soon. Behind (an empty stretch of the shard): go on.
       if (!output.MillisBehindLatest) shard.notBefore = startedAt + this.idleReadIntervalMs;
       return undefined;
     }
     shard.resumeAfter = position;
     return {
-      partition: shard.id,
+      ...common,
       entries: records.map((record) => ({
         record: decodeStreamMessage(record.Data ?? new Uint8Array()),
         // Always set by Kinesis; the clock only stands in should a record ever lack it.
         receivedAt: record.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
       })),
       position,
-      ...(output.MillisBehindLatest === undefined ? {} : { lagMs: output.MillisBehindLatest }),
     };
   }
 
@@ -346,6 +465,14 @@ export class KinesisSource implements Source {
       this.shards.set(shard.ShardId, {
         id: shard.ShardId,
         parentIds: [shard.ParentShardId, shard.AdjacentParentShardId].filter((id) => id !== undefined),
+        hashKeyRange:
+          shard.HashKeyRange?.StartingHashKey === undefined || shard.HashKeyRange.EndingHashKey === undefined
+            ? undefined
+            : {
+                start: BigInt(shard.HashKeyRange.StartingHashKey),
+                end: BigInt(shard.HashKeyRange.EndingHashKey),
+              },
+        assigned: false,
         resumeAfter: this.startPositions?.get(shard.ShardId),
         iterator: undefined,
         ended: false,
@@ -369,10 +496,17 @@ export class KinesisSource implements Source {
     }
   }
 
-  /** Open shards whose parents (those still listed) have all ended in this source. */
+  /**
+   * Open shards assigned here (shard leases), or else whose parents (those still listed) have all
+   * ended in this source.
+   */
   private readableShards(): ShardState[] {
     return [...this.shards.values()].filter(
-      (shard) => !shard.ended && shard.parentIds.every((id) => this.shards.get(id)?.ended ?? true),
+      (shard) =>
+        !shard.ended &&
+        (this.assignment === undefined
+          ? shard.parentIds.every((id) => this.shards.get(id)?.ended ?? true)
+          : shard.assigned),
     );
   }
 
@@ -395,6 +529,11 @@ export class KinesisSource implements Source {
       };
     });
   }
+}
+
+/** Kinesis maps a partition key to a shard by the MD5 of its UTF-8 bytes, as an unsigned 128-bit integer. */
+export function hashKeyOf(partitionKey: string): bigint {
+  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
 }
 
 function errorName(error: unknown): string | undefined {

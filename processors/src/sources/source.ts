@@ -23,6 +23,19 @@ export interface SourceBatch {
   lagRecords?: number;
   /** How far this partition is behind the newest data after this batch, in ms, when known (Kinesis MillisBehindLatest). */
   lagMs?: number;
+  /**
+   * Where the batch's first record follows: the position it was read after (undefined when the source
+   * does not say, or the batch starts at the partition's beginning).
+   */
+  after?: string;
+  /** The partition has no more records after this batch (a Kinesis shard closed by a reshard); entries may be empty. */
+  ended?: boolean;
+}
+
+/** The partitions a partition continues (a Kinesis split or merge), and which keys it takes from them. */
+export interface PartitionLineage {
+  parents: readonly string[];
+  ownsKey: (service: string, modelId: string) => boolean;
 }
 
 /**
@@ -66,4 +79,9 @@ export interface Source {
    * partition resumes from the checkpoint its previous owner left); records fetched before are dropped.
    */
   seek?(partition: string, position: string): void;
+  /**
+   * For sources whose partitions split and merge (Kinesis resharding): the partitions this one
+   * continues. A partition without a checkpoint of its own starts from their final checkpoints.
+   */
+  lineage?(partition: string): PartitionLineage | undefined;
 }

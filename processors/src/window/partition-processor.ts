@@ -125,6 +125,41 @@ function keyOf(parts: readonly (string | null)[]): string {
   return key;
 }
 
+function partsOf(key: string): (string | null)[] {
+  const parts: (string | null)[] = [];
+  let at = 0;
+  while (at < key.length) {
+    if (key.startsWith('-|', at)) {
+      parts.push(null);
+      at += 2;
+      continue;
+    }
+    const colon = key.indexOf(':', at);
+    const length = Number(key.slice(at, colon));
+    if (colon < 0 || !Number.isInteger(length))
+      throw new TypeError(`not a window key: ${JSON.stringify(key)}`);
+    parts.push(key.slice(colon + 1, colon + 1 + length));
+    at = colon + 2 + length;
+  }
+  return parts;
+}
+
+/**
+ * The service and model of a rollup key (service, provider, model, tenant) or a score key (service,
+ * model, tenant, name): what the partition key, and so the shard, of the key's events is made of.
+ */
+export function serviceAndModelOfKey(
+  type: 'rollup' | 'score',
+  key: string,
+): { service: string; modelId: string } {
+  const parts = partsOf(key);
+  const [service, modelId] = type === 'rollup' ? [parts[0], parts[2]] : [parts[0], parts[1]];
+  if (typeof service !== 'string' || typeof modelId !== 'string') {
+    throw new TypeError(`not a ${type} key: ${JSON.stringify(key)}`);
+  }
+  return { service, modelId };
+}
+
 /**
  * Event-time processing of one source partition (CONTRACT.md §2): validation, dedupe, watermark,
  * late detection, tumbling-window aggregation, window closing and anomaly judgement.
@@ -234,6 +269,15 @@ export class PartitionProcessor {
       });
     }
     return processor;
+  }
+
+  /**
+   * Closes the open windows ending at or before the closed-through mark. Only state merged from two
+   * partitions has such windows (one parent's, which the other parent's watermark had passed): they
+   * close now, as they would have in one partition.
+   */
+  closeOverdueWindows(): void {
+    if (Number.isFinite(this.closedThrough)) this.closeWindowsThrough(this.closedThrough);
   }
 
   /** End of a finite input: every open window closes, in event-time order. */

@@ -57,7 +57,7 @@ const positions = (checkpoints: Map<string, PartitionCheckpoint>) =>
 
 describe('CheckpointStore', () => {
   test('nothing saved: no checkpoints', async () => {
-    expect(open(await tempDir()).load('log').size).toBe(0);
+    expect((await open(await tempDir()).load('log')).size).toBe(0);
   });
 
   test('save then load gives back every partition of the source, whole', async () => {
@@ -65,7 +65,7 @@ describe('CheckpointStore', () => {
     const a = checkpoint('shard-1', 'seq-10', 3);
     const b = checkpoint('shard-2', 'seq-20', 2);
     await store.save('kinesis:events', [a, b]);
-    const loaded = store.load('kinesis:events');
+    const loaded = await store.load('kinesis:events');
     expect([...loaded.keys()].sort()).toEqual(['shard-1', 'shard-2']);
     expect(loaded.get('shard-1')).toEqual(asStored(a));
     expect(loaded.get('shard-2')).toEqual(asStored(b));
@@ -76,7 +76,7 @@ describe('CheckpointStore', () => {
     const store = open(await tempDir());
     await store.save('src', [checkpoint('p0', '1'), checkpoint('p1', '1')]);
     await store.save('src', [checkpoint('p1', '2')]);
-    expect(positions(store.load('src'))).toEqual({ p0: '1', p1: '2' });
+    expect(positions(await store.load('src'))).toEqual({ p0: '1', p1: '2' });
   });
 
   test("sources do not see each other's checkpoints, even when one name starts with the other", async () => {
@@ -84,10 +84,10 @@ describe('CheckpointStore', () => {
     await store.save('log', [checkpoint('log', '5')]);
     await store.save('log2', [checkpoint('log', '7')]);
     await store.save('lo', [checkpoint('g', '9')]);
-    expect(positions(store.load('log'))).toEqual({ log: '5' });
-    expect(positions(store.load('log2'))).toEqual({ log: '7' });
-    expect(positions(store.load('lo'))).toEqual({ g: '9' });
-    expect(store.load('l').size).toBe(0);
+    expect(positions(await store.load('log'))).toEqual({ log: '5' });
+    expect(positions(await store.load('log2'))).toEqual({ log: '7' });
+    expect(positions(await store.load('lo'))).toEqual({ g: '9' });
+    expect((await store.load('l')).size).toBe(0);
   });
 
   test('a save is durable: reopening shows every partition of it', async () => {
@@ -96,7 +96,7 @@ describe('CheckpointStore', () => {
     const saved = ['a', 'b', 'c'].map((partition, i) => checkpoint(partition, String(i * 10), i + 1));
     await store.save('src', saved);
     const reopened = await reopen(store, dir);
-    expect([...reopened.load('src').values()]).toEqual(asStored(saved));
+    expect([...(await reopened.load('src')).values()]).toEqual(asStored(saved));
   });
 
   test('a save is all or nothing: a checkpoint that cannot be encoded leaves the previous ones', async () => {
@@ -108,11 +108,11 @@ describe('CheckpointStore', () => {
     await expect(store.save('src', [checkpoint('a', '2'), broken, checkpoint('c', '2')])).rejects.toThrow(
       /BigInt/,
     );
-    expect(positions(store.load('src'))).toEqual({ a: '1', b: '1', c: '1' });
+    expect(positions(await store.load('src'))).toEqual({ a: '1', b: '1', c: '1' });
     // The store goes on working, and the failed save left nothing behind to surface later.
     await store.save('src', [checkpoint('a', '3')]);
     const reopened = await reopen(store, dir);
-    expect(positions(reopened.load('src'))).toEqual({ a: '3', b: '1', c: '1' });
+    expect(positions(await reopened.load('src'))).toEqual({ a: '3', b: '1', c: '1' });
   });
 
   test('storeId: random per store, stable across reopening', async () => {
@@ -129,7 +129,9 @@ describe('CheckpointStore', () => {
     const store = open(await tempDir());
     const future = { ...checkpoint('p', '1'), version: 2 } as unknown as PartitionCheckpoint;
     await store.save('src', [future]);
-    expect(() => store.load('src')).toThrow('checkpoint src/p has unsupported version 2 (not retriable)');
+    await expect(store.load('src')).rejects.toThrow(
+      'checkpoint src/p has unsupported version 2 (not retriable)',
+    );
   });
 });
 

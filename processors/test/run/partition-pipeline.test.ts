@@ -33,7 +33,7 @@ function openPipeline(store: LocalLakeStore, checkpoint?: PartitionCheckpoint, s
       maxPendingRows: 100_000,
       onWindowClosed: (_partition, window) => closed.push(window),
     },
-    checkpoint,
+    { checkpoint },
     [store],
   );
   return { opening, closed };

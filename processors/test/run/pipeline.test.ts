@@ -201,7 +201,7 @@ describe('Pipeline over the embedded log', () => {
     expect(stats?.counters.late).toBeGreaterThan(0);
     expect(stats?.counters.duplicates).toBeGreaterThan(0);
     expect(instance.log.firstOffset).toBe(lines.length);
-    const saved = instance.checkpoints.load('log').get('log');
+    const saved = (await instance.checkpoints.load('log')).get('log');
     expect(saved?.position).toBe(String(lines.length));
     expect(saved?.nextOrdinal).toBe(lines.length);
     // Shutdown never closes a window early: the newest windows are in the checkpoint, still open.

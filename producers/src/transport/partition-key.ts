@@ -13,6 +13,11 @@ export const MAX_PARTITION_KEY_CHARS = 256;
  * stable, so the pair still maps to one partition.
  */
 export function partitionKeyOf(event: TelemetryEvent): string {
-  const key = `${event.event.service}\u0000${event.event.model_id}`;
+  return partitionKeyFor(event.event.service, event.event.model_id);
+}
+
+/** The partition key of a (service, model) pair: what the processors use to tell which shard a key's events go to. */
+export function partitionKeyFor(service: string, modelId: string): string {
+  const key = `${service}\u0000${modelId}`;
   return key.length <= MAX_PARTITION_KEY_CHARS ? key : createHash('sha256').update(key).digest('hex');
 }

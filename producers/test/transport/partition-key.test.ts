@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PARTITION_KEY_CHARS, partitionKeyOf } from '../../src/transport/partition-key.js';
+import {
+  MAX_PARTITION_KEY_CHARS,
+  partitionKeyFor,
+  partitionKeyOf,
+} from '../../src/transport/partition-key.js';
 
 const event = (service: string, model_id: string) =>
   ({ kind: 'invocation', event: { service, model_id } }) as never;
@@ -15,5 +19,12 @@ describe('partitionKeyOf', () => {
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     expect(key.length).toBeLessThanOrEqual(MAX_PARTITION_KEY_CHARS);
     expect(partitionKeyOf(event('s'.repeat(200), 'm'.repeat(100)))).toBe(key);
+  });
+
+  it("is partitionKeyFor of the event's service and model (what the processors compute for a key)", () => {
+    expect(partitionKeyFor('a', 'bc')).toBe(partitionKeyOf(event('a', 'bc')));
+    expect(partitionKeyFor('s'.repeat(200), 'm'.repeat(100))).toBe(
+      partitionKeyOf(event('s'.repeat(200), 'm'.repeat(100))),
+    );
   });
 });
