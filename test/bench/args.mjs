@@ -10,8 +10,8 @@ export const USAGE = `usage: node test/bench/run.mjs [--events N] [--seed S] [--
   --events N   records in the generated input (default 1000000; 1_000_000 and 1e6 work too)
   --seed S     generator seed (default 42)
   --only LEG   run only our replay legs (JSONL + Avro), only the DuckDB job, only the emit() cost, or
-               only the live legs (run + SDK load; default: all of them); --only cloudwatch-cost: see
-               test/bench/cloudwatch-cost.mjs
+               only the live legs (run + SDK load; default: all of them); --only cloudwatch-cost and
+               --only scale-out: see test/bench/cloudwatch-cost.mjs and test/bench/scale-out.mjs
   --repeat K   run each replay/DuckDB leg K times and keep its fastest run (default 1; the machine is shared)
   --rss-10m    also replay 10 M JSONL records for the peak-RSS goal (slow: generates ~5 GB once)
   --emit-calls N        emit() calls timed per transport (default 1000000)
@@ -49,7 +49,9 @@ export function parseOptions(argv) {
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${values.seed}`);
   if (values.only !== undefined && !LEGS.includes(values.only))
-    throw new Error(`--only must be one of ${LEGS.join(', ')} or cloudwatch-cost, got ${values.only}`);
+    throw new Error(
+      `--only must be one of ${LEGS.join(', ')} or cloudwatch-cost or scale-out, got ${values.only}`,
+    );
   const runs = (leg) => values.only === undefined || values.only === leg;
   return {
     help: values.help,

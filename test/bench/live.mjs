@@ -120,10 +120,28 @@ async function runLiveLeg(plan, { root, cli, workDir }) {
   }
 }
 
-/** Starts `run --no-demo` on a fresh lake and state dir; resolves once its log says where it listens. */
-function startPipeline(cli, lake, stateDir, root) {
-  const args = [cli, 'run', '--no-demo', '--port', '0', '--lake', lake, '--state-dir', stateDir];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Starts `run --no-demo` on a lake and state dir (with `extraArgs`, and `env` added to the
+ * environment); resolves once its log says where it listens.
+ */
+export function startPipeline(cli, lake, stateDir, root, extraArgs = [], env = {}) {
+  const args = [
+    cli,
+    'run',
+    '--no-demo',
+    '--port',
+    '0',
+    '--lake',
+    lake,
+    '--state-dir',
+    stateDir,
+    ...extraArgs,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
@@ -142,7 +160,7 @@ function startPipeline(cli, lake, stateDir, root) {
 }
 
 /** SIGTERM, then SIGKILL after STOP_TIMEOUT_MS; resolves `{ code, signal, seconds, killed }`. */
-async function stopPipeline(run) {
+export async function stopPipeline(run) {
   const started = Date.now();
   run.child.kill('SIGTERM');
   const waiting = new AbortController();
@@ -451,7 +469,7 @@ export function printLiveReport(legs, goals, print) {
 }
 
 /** Prometheus text -> sums by metric name, plus each labelled series as `name{labels}`. */
-function parseMetrics(text) {
+export function parseMetrics(text) {
   const values = {};
   for (const line of text.split('\n')) {
     const match = /^([A-Za-z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);

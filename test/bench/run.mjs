@@ -35,21 +35,28 @@ async function bestOf(repeat, name, runLeg) {
   return repeat > 1 ? { ...fastest, runSeconds: runs.map((run) => run.seconds) } : fastest;
 }
 
-/** `--only cloudwatch-cost` runs the CloudWatch cost benchmark alone (its own options: --events, --seed). */
-function cloudWatchCostArgs(argv) {
-  const at = argv.findIndex(
-    (arg, i) => arg === '--only=cloudwatch-cost' || (arg === '--only' && argv[i + 1] === 'cloudwatch-cost'),
-  );
-  if (at < 0) return null;
-  return argv.filter((_, i) => i !== at && !(argv[at] === '--only' && i === at + 1));
+/** Benchmarks run alone with their own options: `--only <name>` and the module that runs it. */
+const STANDALONE = {
+  'cloudwatch-cost': async (args) =>
+    (await import('./cloudwatch-cost.mjs')).runCloudWatchCost(args, { root, log }),
+  'scale-out': async (args) => (await import('./scale-out.mjs')).runScaleOut(args, { root, log }),
+};
+
+/** `--only <standalone benchmark>`: its name and the other arguments (its own options), else null. */
+function standaloneArgs(argv) {
+  for (const name of Object.keys(STANDALONE)) {
+    const at = argv.findIndex(
+      (arg, i) => arg === `--only=${name}` || (arg === '--only' && argv[i + 1] === name),
+    );
+    if (at >= 0)
+      return { name, args: argv.filter((_, i) => i !== at && !(argv[at] === '--only' && i === at + 1)) };
+  }
+  return null;
 }
 
 async function main() {
-  const costArgs = cloudWatchCostArgs(process.argv.slice(2));
-  if (costArgs) {
-    const { runCloudWatchCost } = await import('./cloudwatch-cost.mjs');
-    return runCloudWatchCost(costArgs, { root, log });
-  }
+  const standalone = standaloneArgs(process.argv.slice(2));
+  if (standalone) return STANDALONE[standalone.name](standalone.args);
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
     console.log(USAGE);
