@@ -77,6 +77,8 @@ export interface InfraConfig {
   processorMemoryMiB: number;
   processorMinTasks: number;
   processorMaxTasks: number;
+  /** With Kinesis: silence after which another task takes a task's shard leases (crash failover). */
+  processorOwnershipTimeoutSeconds: number;
   logRetentionDays: number;
   timeSeries: TimeSeriesBackend;
   timestreamMemoryHours: number;
@@ -297,6 +299,10 @@ export function readConfig(read: ContextReader): InfraConfig {
     processorMemoryMiB: int(read, 'processorMemoryMiB', 2048, 512),
     processorMinTasks,
     processorMaxTasks,
+    // 30 s, the processor's own default: only a crash waits for it (a stopping task releases its leases at
+    // once); and its DynamoDB requests time out after 10 s while renewals come every third of the
+    // timeout, so below 20 s one stalled renewal would cost a healthy task its leases.
+    processorOwnershipTimeoutSeconds: int(read, 'processorOwnershipTimeoutSeconds', 30, 20),
     logRetentionDays: logRetentionDays(read),
     timeSeries: oneOf(read, 'timeseries', ['timestream', 'influxdb', 'none'], 'timestream'),
     timestreamMemoryHours: int(read, 'timestreamMemoryHours', 24, 1),

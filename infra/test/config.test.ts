@@ -15,6 +15,7 @@ describe('readConfig', () => {
     expect(config.timeSeries).toBe('timestream');
     expect(config.services).toEqual([]);
     expect(config.thresholds.errorRate).toBe(0.05);
+    expect(config.processorOwnershipTimeoutSeconds).toBe(30);
   });
 
   it('reads strings from the command line and JSON values from cdk.json alike', () => {
@@ -75,6 +76,9 @@ describe('readConfig', () => {
       from({ vpcId: 'vpc-1', vpcAvailabilityZones: 'a,b', vpcPrivateSubnetIds: 'subnet-1' }),
     ).toThrow(/one subnet per zone/);
     expect(() => from({ lakeGlacierInstantAfterDays: '40' })).toThrow(/lakeGlacierInstantAfterDays/);
+    expect(() => from({ processorOwnershipTimeoutSeconds: '15' })).toThrow(
+      /context "processorOwnershipTimeoutSeconds": must be a number >= 20/,
+    );
   });
 
   it('takes an account and region as the stacks environment', () => {

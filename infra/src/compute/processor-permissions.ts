@@ -1,15 +1,24 @@
 /**
  * The processor task role's statements, least privilege: read and write only its own stream (or
- * MSK topic and group), write only under its lake prefix (and use the lake key only through S3),
- * publish metrics only into its namespace, write only its Timestream table. No wildcard actions.
+ * MSK topic and group) and, with Kinesis, only its shard lease table and shard state prefix; list
+ * and write only under its lake prefix (and use the lake key only through S3); publish metrics only
+ * into its namespace, write only its Timestream table. No wildcard actions.
  */
 import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import type { MskSettings } from '../config.js';
 
+/** Where Kinesis shard leases and shard state live (several tasks sharing the stream). */
+export interface ShardLeaseResources {
+  tableArn: string;
+  /** Key prefix of the shard state in the lake bucket (no trailing slash). */
+  stateKeyPrefix: string;
+}
+
 export interface ProcessorPermissionsInput {
   kinesisStreamArn?: string;
+  shardLeases?: ShardLeaseResources;
   msk?: MskSettings;
   lakeBucketArn: string;
   lakePrefix: string;
@@ -51,6 +60,32 @@ export function processorStatements(
       }),
     );
   }
+  if (input.shardLeases !== undefined) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'UseOwnLeaseTable',
+        // What the lease table client calls. Not dynamodb:CreateTable: the stack owns the table, and a
+        // table the processor made after a deletion would start every shard from TRIM_HORIZON under a
+        // new store id (the lake counted twice), so a missing table should stop it (AccessDenied).
+        actions: [
+          'dynamodb:DescribeTable',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Scan',
+        ],
+        resources: [input.shardLeases.tableArn],
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadAndWriteOwnShardState',
+        // Shard checkpoints: written (single or multipart), read by the next owner of the lease,
+        // deleted once superseded. Same bucket, so the same key (UseLakeKeyThroughS3) encrypts them.
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+        resources: [`${input.lakeBucketArn}/${input.shardLeases.stateKeyPrefix}/*`],
+      }),
+    );
+  }
   if (input.msk !== undefined) {
     const arns = mskResourceArns(input.msk);
     statements.push(
@@ -75,14 +110,24 @@ export function processorStatements(
     new iam.PolicyStatement({
       sid: 'WriteOwnLakePrefix',
       // What the S3 lake store calls: single and multipart uploads (s3:PutObject covers Create/
-      // UploadPart/Complete), aborting a failed multipart upload, deleting what it replaces.
-      // No read, no list: the sink writes by deterministic key (CONTRACT.md §4 idempotency).
+      // UploadPart/Complete), aborting a failed multipart upload, deleting what it replaces or prunes.
+      // No read: lake files are written by deterministic key (CONTRACT.md §4 idempotency), never read.
       actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
       resources: [`${input.lakeBucketArn}/${input.lakePrefix}/*`],
     }),
     new iam.PolicyStatement({
+      sid: 'ListOwnLakePrefix',
+      // Opening a partition lists each lake table's folder to prune the files written after its
+      // last checkpoint (ListObjectsV2 with Prefix `<lakePrefix>/<table>/`). Listing is a bucket
+      // action: the s3:prefix condition keeps it to the lake prefix.
+      actions: ['s3:ListBucket'],
+      resources: [input.lakeBucketArn],
+      conditions: { StringLike: { 's3:prefix': `${input.lakePrefix}/*` } },
+    }),
+    new iam.PolicyStatement({
       sid: 'UseLakeKeyThroughS3',
-      // GenerateDataKey encrypts new objects; Decrypt is needed to complete a multipart upload.
+      // GenerateDataKey encrypts new objects (the bucket's default: lake and shard state alike);
+      // Decrypt completes a multipart upload and reads shard state back.
       actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
       resources: [input.lakeKeyArn],
       conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },

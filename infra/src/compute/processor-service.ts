@@ -1,7 +1,8 @@
 /**
  * The processor on ECS Fargate: one service in private subnets, logs to CloudWatch Logs with
  * retention, least-privilege task role, and autoscaling on how far behind the source it reads
- * (Kinesis iterator age, or the processor's own ConsumerLagMs for MSK).
+ * (Kinesis iterator age, or the processor's own ConsumerLagMs for MSK). With Kinesis the tasks share
+ * the stream's shards through leases (ShardLeases); with MSK through the consumer group.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
@@ -15,6 +16,7 @@ import { Construct } from 'constructs';
 import type { InfraConfig } from '../config.js';
 import type { LakeStorageRef } from '../lake/lake-storage.js';
 import type { EventStream } from '../streaming/event-stream.js';
+import type { ShardLeases } from '../streaming/shard-leases.js';
 import { INFLUX_PORT, type TimeSeriesStore } from '../timeseries/time-series-store.js';
 import { processorImage } from './processor-image.js';
 import { processorStatements } from './processor-permissions.js';
@@ -28,6 +30,8 @@ export interface ProcessorServiceProps {
   config: InfraConfig;
   vpc: ec2.IVpc;
   stream: EventStream;
+  /** With Kinesis: how the tasks share its shards. */
+  shardLeases?: ShardLeases;
   lake: LakeStorageRef;
   timeSeries: TimeSeriesStore;
   /** The metric the service scales on (ms behind the source). */
@@ -59,6 +63,10 @@ export class ProcessorService extends Construct {
     });
     for (const statement of processorStatements(this, {
       kinesisStreamArn: props.stream.kinesisStream?.streamArn,
+      shardLeases:
+        props.shardLeases === undefined
+          ? undefined
+          : { tableArn: props.shardLeases.table.tableArn, stateKeyPrefix: props.shardLeases.stateKeyPrefix },
       msk: props.stream.msk,
       lakeBucketArn: props.lake.bucketArn,
       lakePrefix: props.lake.lakePrefix,
@@ -97,7 +105,8 @@ export class ProcessorService extends Construct {
         startPeriod: Duration.seconds(60),
         retries: 3,
       },
-      // SIGTERM flushes closed windows and checkpoints (CONTRACT.md §6): give it time.
+      // SIGTERM flushes closed windows, checkpoints and releases its shard leases, so the other tasks
+      // take them at once (CONTRACT.md §6): give it time.
       stopTimeout: Duration.seconds(90),
     });
 
@@ -120,6 +129,10 @@ export class ProcessorService extends Construct {
       );
     }
 
+    // A shard (or partition) is read by one task at a time, so tasks beyond the shard count hold no
+    // lease and idle until one frees up; nor do more tasks help lag on one hot shard. Not capped
+    // here, as an on-demand stream's shard count is not known at synth time: it starts at 4 (also
+    // processorMaxTasks' default) and grows with write throughput.
     const scaling = this.service.autoScaleTaskCount({
       minCapacity: config.processorMinTasks,
       maxCapacity: config.processorMaxTasks,
@@ -145,6 +158,7 @@ export class ProcessorService extends Construct {
     const sinks = ['s3', 'cloudwatch'];
     const environment: Record<string, string> = {
       ...props.stream.sourceEnvironment(),
+      ...props.shardLeases?.environment(),
       GENAI_PIPELINE_S3_URI: `s3://${props.lake.bucketName}/${props.lake.lakePrefix}`,
       GENAI_PIPELINE_CLOUDWATCH_NAMESPACE: props.config.namespace,
     };

@@ -1,6 +1,6 @@
 /**
  * The lake's storage: a customer-managed KMS key, the lake bucket (CONTRACT.md §4 layout under
- * `lakePrefix`) and the Athena results bucket. Both buckets: SSE-KMS with that key, TLS only, no
+ * `lakePrefix`, processor state under `statePrefix`) and the Athena results bucket. Both buckets: SSE-KMS with that key, TLS only, no
  * public access.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -21,6 +21,7 @@ export interface LakeStorageRef {
   bucketArn: string;
   bucketName: string;
   lakePrefix: string;
+  statePrefix: string;
   keyArn: string;
 }
 
@@ -29,12 +30,19 @@ export class LakeStorage extends Construct {
   readonly bucket: s3.Bucket;
   readonly resultsBucket: s3.Bucket;
   readonly lakePrefix: string;
+  /**
+   * Processor state (not lake data) in the lake bucket: `<lakePrefix>-state`, a sibling of the lake
+   * prefix, so it lies under no Glue table location and outside the tiering rule, whatever
+   * `lakePrefix` is.
+   */
+  readonly statePrefix: string;
   /** Prefix of Athena query results inside `resultsBucket`. */
   readonly resultsPrefix = 'athena-results';
 
   constructor(scope: Construct, id: string, props: LakeStorageProps) {
     super(scope, id);
     this.lakePrefix = props.lakePrefix;
+    this.statePrefix = `${props.lakePrefix}-state`;
     this.key = new kms.Key(this, 'Key', {
       alias: `alias/${props.prefix}-lake`,
       description: 'genai-pipeline lake, Athena results and QuickSight access',
@@ -87,6 +95,7 @@ export class LakeStorage extends Construct {
       bucketArn: this.bucket.bucketArn,
       bucketName: this.bucket.bucketName,
       lakePrefix: this.lakePrefix,
+      statePrefix: this.statePrefix,
       keyArn: this.key.keyArn,
     };
   }

@@ -1,4 +1,7 @@
-/** Streams and compute: the transport, the VPC, the time-series store and the processor service. */
+/**
+ * Streams and compute: the transport (with Kinesis, the shard leases its consumers share), the VPC,
+ * the time-series store and the processor service.
+ */
 
 import { PIPELINE_HEALTH_METRICS } from '@genai-pipeline/schemas';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
@@ -10,11 +13,14 @@ import type { InfraConfig } from '../config.js';
 import type { LakeStorageRef } from '../lake/lake-storage.js';
 import { PipelineMetrics } from '../monitoring/pipeline-metrics.js';
 import { EventStream } from '../streaming/event-stream.js';
+import { ShardLeases } from '../streaming/shard-leases.js';
 import { TimeSeriesStore } from '../timeseries/time-series-store.js';
 
 export class PipelineStack extends Stack {
   readonly vpc: ec2.IVpc;
   readonly stream: EventStream;
+  /** With Kinesis: how processor tasks share its shards (MSK has its consumer group). */
+  readonly shardLeases?: ShardLeases;
   readonly timeSeries: TimeSeriesStore;
   readonly processor: ProcessorService;
   /** What autoscaling and the lag widgets read: ms behind the source. */
@@ -28,6 +34,14 @@ export class PipelineStack extends Stack {
       retentionHours: config.kinesisRetentionHours,
       msk: config.msk,
     });
+    if (this.stream.kinesisStream !== undefined) {
+      this.shardLeases = new ShardLeases(this, 'ShardLeases', {
+        tableName: `${config.prefix}-kinesis-leases`,
+        stateBucketName: lake.bucketName,
+        statePrefix: lake.statePrefix,
+        ownershipTimeoutSeconds: config.processorOwnershipTimeoutSeconds,
+      });
+    }
     this.timeSeries = new TimeSeriesStore(this, 'TimeSeries', { config, vpc: this.vpc });
     this.sourceLag =
       this.stream.iteratorAge() ??
@@ -36,6 +50,7 @@ export class PipelineStack extends Stack {
       config,
       vpc: this.vpc,
       stream: this.stream,
+      shardLeases: this.shardLeases,
       lake,
       timeSeries: this.timeSeries,
       lagMetric: this.sourceLag,
@@ -50,6 +65,9 @@ export class PipelineStack extends Stack {
         .join(','),
       description: 'allow this group on the MSK cluster or other sources the processor must reach',
     });
+    if (this.shardLeases !== undefined) {
+      new CfnOutput(this, 'ShardLeaseTable', { value: this.shardLeases.table.tableName });
+    }
     new CfnOutput(this, 'ProcessorLogGroup', { value: this.processor.logGroup.logGroupName });
     if (this.timeSeries.influx !== undefined) {
       new CfnOutput(this, 'InfluxUrl', { value: this.timeSeries.influx.url });

@@ -76,21 +76,68 @@ describe('processor permissions', () => {
     expect(stream?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^EventsStream/), 'Arn'] });
   });
 
-  it('writes only under the lake prefix, reads nothing, and uses the lake key only through S3', () => {
+  it('writes and lists only under the lake prefix, reads no lake file, and uses the lake key only through S3', () => {
     const granted = taskRoleStatements(kinesis);
     const write = granted.get('WriteOwnLakePrefix');
     expect(actionsOf(write).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject']);
     expect(joined(write?.Resource)).toBe('<token>/lake/*');
     expect(JSON.stringify(write?.Resource)).toContain('Fn::ImportValue');
+    const list = granted.get('ListOwnLakePrefix');
+    expect(actionsOf(list)).toEqual(['s3:ListBucket']);
+    // The bucket itself (listing is a bucket action), imported from the lake stack.
+    expect(list?.Resource).toEqual({ 'Fn::ImportValue': expect.stringMatching(/StorageLake.*Arn/) });
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': 'lake/*' } });
     const key = granted.get('UseLakeKeyThroughS3');
     expect(actionsOf(key).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(joined(key?.Condition?.StringEquals?.['kms:ViaService'])).toBe('s3.<token>.amazonaws.com');
-    // No statement of the task role reaches another bucket path or any other key.
-    for (const statement of granted.values()) {
-      if (actionsOf(statement).some((action) => action.startsWith('s3:'))) {
-        expect(statement.Sid).toBe('WriteOwnLakePrefix');
-      }
-    }
+    // No other statement of the task role reaches the bucket, and only shard state is read.
+    const s3Statements = [...granted.values()].filter((statement) =>
+      actionsOf(statement).some((action) => action.startsWith('s3:')),
+    );
+    expect(s3Statements.map((statement) => statement.Sid).sort()).toEqual([
+      'ListOwnLakePrefix',
+      'ReadAndWriteOwnShardState',
+      'WriteOwnLakePrefix',
+    ]);
+  });
+
+  it('uses only its lease table, without creating it, and only its shard state prefix', () => {
+    const granted = taskRoleStatements(kinesis);
+    const leases = granted.get('UseOwnLeaseTable');
+    expect(actionsOf(leases).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Scan',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(leases?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ShardLeasesTable/), 'Arn'] });
+    const state = granted.get('ReadAndWriteOwnShardState');
+    expect(actionsOf(state).sort()).toEqual([
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+      's3:GetObject',
+      's3:PutObject',
+    ]);
+    expect(joined(state?.Resource)).toBe('<token>/lake-state/shards/*');
+    expect(JSON.stringify(state?.Resource)).toContain('Fn::ImportValue');
+    // Every DynamoDB action of the role is in that one statement.
+    const dynamo = [...granted.values()].filter((statement) =>
+      actionsOf(statement).some((action) => action.startsWith('dynamodb:')),
+    );
+    expect(dynamo.map((statement) => statement.Sid)).toEqual(['UseOwnLeaseTable']);
+  });
+
+  it('follows a custom lake prefix in the write, list and shard state grants', () => {
+    const granted = taskRoleStatements(synth({ lakePrefix: 'data/lake' }));
+    expect(joined(granted.get('WriteOwnLakePrefix')?.Resource)).toBe('<token>/data/lake/*');
+    expect(granted.get('ListOwnLakePrefix')?.Condition).toEqual({
+      StringLike: { 's3:prefix': 'data/lake/*' },
+    });
+    expect(joined(granted.get('ReadAndWriteOwnShardState')?.Resource)).toBe(
+      '<token>/data/lake-state/shards/*',
+    );
   });
 
   it('publishes metrics only into its namespace', () => {
@@ -115,6 +162,9 @@ describe('processor permissions', () => {
   it('with MSK, reaches only its cluster, topic and consumer group', () => {
     const granted = taskRoleStatements(msk);
     expect(granted.has('ReadAndWriteOwnStream')).toBe(false);
+    expect(granted.has('UseOwnLeaseTable')).toBe(false);
+    expect(granted.has('ReadAndWriteOwnShardState')).toBe(false);
+    expect(granted.has('ListOwnLakePrefix')).toBe(true);
     const arns = mskResourceArns({
       clusterArn: MSK_ARN,
       bootstrapBrokers: 'b-1:9098',

@@ -2,7 +2,7 @@ import { PIPELINE_HEALTH_METRICS } from '@genai-pipeline/schemas';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAG_SCALING_STEPS_MS } from '../../src/compute/processor-service.js';
-import { onlyResource, resourcesOf, type Synthesized, synth, TEST_IMAGE } from '../support/synth.js';
+import { joined, onlyResource, resourcesOf, type Synthesized, synth, TEST_IMAGE } from '../support/synth.js';
 
 interface ContainerDefinition {
   Image: unknown;
@@ -19,6 +19,12 @@ function container(synthesized: Synthesized): ContainerDefinition {
 
 const env = (definition: ContainerDefinition) =>
   Object.fromEntries(definition.Environment.map(({ Name, Value }) => [Name, Value]));
+
+const LEASE_VARIABLES = [
+  'GENAI_PIPELINE_KINESIS_LEASE_TABLE',
+  'GENAI_PIPELINE_KINESIS_SHARD_STATE',
+  'GENAI_PIPELINE_OWNERSHIP_TIMEOUT_SECONDS',
+];
 
 let synthesized: Synthesized;
 beforeAll(() => {
@@ -60,7 +66,17 @@ describe('processor service', () => {
     });
   });
 
-  it('scales on the processor-published consumer lag when the source is MSK', () => {
+  it('shares the Kinesis shards among its tasks through the lease table and shard state', () => {
+    const variables = env(container(synthesized));
+    expect(variables.GENAI_PIPELINE_KINESIS_LEASE_TABLE).toEqual({
+      Ref: expect.stringMatching(/^ShardLeasesTable/),
+    });
+    expect(joined(variables.GENAI_PIPELINE_KINESIS_SHARD_STATE)).toBe('s3://<token>/lake-state/shards');
+    expect(JSON.stringify(variables.GENAI_PIPELINE_KINESIS_SHARD_STATE)).toContain('Fn::ImportValue');
+    expect(variables.GENAI_PIPELINE_OWNERSHIP_TIMEOUT_SECONDS).toBe('30');
+  });
+
+  it('scales on the processor-published consumer lag when the source is MSK, without shard leases', () => {
     const msk = synth({
       mskClusterArn:
         'arn:aws:kafka:eu-west-1:123456789012:cluster/events/0b1c2d3e-1111-2222-3333-444455556666-2',
@@ -71,6 +87,9 @@ describe('processor service', () => {
       Namespace: 'GenAI/Pipeline',
       Threshold: LAG_SCALING_STEPS_MS.scaleOut,
     });
+    const variables = Object.keys(env(container(msk)));
+    expect(variables).toContain('GENAI_PIPELINE_KAFKA_TOPIC');
+    for (const name of LEASE_VARIABLES) expect(variables).not.toContain(name);
   });
 
   it('logs to CloudWatch Logs with retention', () => {

@@ -69,6 +69,19 @@ describe('lake storage', () => {
     });
   });
 
+  it('keeps processor state beside the lake prefix, out of every prefixed lifecycle rule', () => {
+    const { statePrefix } = synthesized.lake.storage.ref();
+    expect(statePrefix).toBe('lake-state');
+    const prefixes = Object.values(resourcesOf(synthesized.lakeTemplate, 'AWS::S3::Bucket')).flatMap(
+      (bucket) =>
+        ((bucket.Properties.LifecycleConfiguration as { Rules: { Prefix?: string }[] }).Rules ?? []).flatMap(
+          (rule) => (rule.Prefix === undefined ? [] : [rule.Prefix]),
+        ),
+    );
+    expect(prefixes).toContain('lake/');
+    for (const prefix of prefixes) expect(`${statePrefix}/shards/`.startsWith(prefix)).toBe(false);
+  });
+
   it('expires Athena results after the configured days', () => {
     synthesized.lakeTemplate.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
