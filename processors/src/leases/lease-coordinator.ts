@@ -68,6 +68,8 @@ interface HeldLease {
   handingOver: boolean;
   /** The pipeline opened it (claim); until it lets go, the pipeline releases it, not the coordinator. */
   claimed: boolean;
+  /** Being released: still ours in the table until that write lands, but no longer used here. */
+  releasing: boolean;
   /** Renewals, checkpoints and the release of one lease run one after another (each needs the last counter). */
   queue: Promise<unknown>;
 }
@@ -129,7 +131,7 @@ export class LeaseCoordinator implements ShardAssignment {
   assigned(): ReadonlyMap<string, string | undefined> {
     const assigned = new Map<string, string | undefined>();
     for (const [shardId, held] of this.held) {
-      if (held.handingOver || !this.trusted(held)) continue;
+      if (held.handingOver || held.releasing || !this.trusted(held)) continue;
       const { checkpoint } = held.lease;
       assigned.set(shardId, checkpoint === LEASE_CHECKPOINT_TRIM_HORIZON ? undefined : checkpoint);
     }
@@ -139,13 +141,13 @@ export class LeaseCoordinator implements ShardAssignment {
   /** This instance holds the lease and its last renewal is recent enough to trust. */
   holds(shardId: string): boolean {
     const held = this.held.get(shardId);
-    return held !== undefined && this.trusted(held);
+    return held !== undefined && !held.releasing && this.trusted(held);
   }
 
   /** The pipeline opens the shard: true when the lease is held, trusted and not being handed over. */
   claim(shardId: string): boolean {
     const held = this.held.get(shardId);
-    if (held === undefined || held.handingOver || !this.trusted(held)) return false;
+    if (held === undefined || held.handingOver || held.releasing || !this.trusted(held)) return false;
     held.claimed = true;
     return true;
   }
@@ -174,9 +176,14 @@ export class LeaseCoordinator implements ShardAssignment {
 
   /** Lets go of a lease (after its last checkpoint): another instance may take it at once. */
   async release(shardId: string): Promise<void> {
+    const held = this.held.get(shardId);
+    if (held !== undefined) held.releasing = true;
     await this.enqueue(shardId, undefined, async (held) => {
-      this.held.delete(shardId);
-      await this.table.release(held.lease, this.worker);
+      // Held until the write lands, so a take round meanwhile does not see our own lease as left over.
+      const released = await this.table
+        .release(held.lease, this.worker)
+        .finally(() => this.held.delete(shardId));
+      if (released === undefined) return;
       if (held.handingOver) {
         this.counts.handedOver++;
         this.log(`lease ${shardId}: handed over to ${held.lease.pendingOwner ?? 'the instance that asked'}`);
@@ -252,6 +259,7 @@ export class LeaseCoordinator implements ShardAssignment {
         confirmedAt: sentAt,
         handingOver: false,
         claimed: false,
+        releasing: false,
         queue: Promise.resolve(),
       });
       if (lease.owner !== undefined && lease.owner !== this.worker) {

@@ -462,6 +462,7 @@ export class KinesisSource implements Source {
       if (shard.ShardId === undefined) continue;
       listedIds.add(shard.ShardId);
       if (this.shards.has(shard.ShardId)) continue;
+      const startAfter = this.startPositions?.get(shard.ShardId);
       this.shards.set(shard.ShardId, {
         id: shard.ShardId,
         parentIds: [shard.ParentShardId, shard.AdjacentParentShardId].filter((id) => id !== undefined),
@@ -473,9 +474,10 @@ export class KinesisSource implements Source {
                 end: BigInt(shard.HashKeyRange.EndingHashKey),
               },
         assigned: false,
-        resumeAfter: this.startPositions?.get(shard.ShardId),
+        resumeAfter: startAfter === SHARD_END_POSITION ? undefined : startAfter,
         iterator: undefined,
-        ended: false,
+        // Ended before any record was read from it: nothing to read again, its children are next.
+        ended: startAfter === SHARD_END_POSITION,
         notBefore: 0,
         failures: 0,
         millisBehindLatest: undefined,

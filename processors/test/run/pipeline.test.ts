@@ -10,7 +10,7 @@ import { Pricer } from '../../src/pricing/pricer.js';
 import { CheckpointStore } from '../../src/run/checkpoint-store.js';
 import { Pipeline, type PipelineOptions } from '../../src/run/pipeline.js';
 import { LogSource } from '../../src/sources/log-source.js';
-import type { Source, SourceBatch } from '../../src/sources/source.js';
+import type { PartitionLineage, Source, SourceBatch } from '../../src/sources/source.js';
 import { invocationEvent } from '../support/events.js';
 
 const TABLES = Object.keys(LAKE_TABLES) as LakeTableName[];
@@ -491,5 +491,282 @@ describe('Pipeline.run checkpoint spacing', () => {
     for (let i = 1; i < attempts.length; i++) {
       expect((attempts[i] as number) - (attempts[i - 1] as number)).toBeGreaterThanOrEqual(10_000);
     }
+  });
+});
+
+describe('Pipeline at a reshard: partitions that end, and partitions that continue them', () => {
+  const PARENT = 'shardId-000000000000';
+  const LOWER = 'shardId-000000000001';
+  const UPPER = 'shardId-000000000002';
+  const MINUTE = 60_000;
+
+  /** A Kinesis-like source of scripted polls; children name their parent and the models they own. */
+  class ReshardSource implements Source {
+    readonly name = 'kinesis:reshard';
+    started: ReadonlyMap<string, string> | undefined;
+    private readonly polls: SourceBatch[][];
+    constructor(
+      polls: SourceBatch[][],
+      private readonly lineages: Record<string, PartitionLineage> = {},
+    ) {
+      this.polls = [...polls];
+    }
+    async start(positions: ReadonlyMap<string, string>): Promise<void> {
+      this.started = positions;
+    }
+    async poll(): Promise<SourceBatch[]> {
+      return this.polls.shift() ?? [];
+    }
+    async commit(): Promise<void> {}
+    async close(): Promise<void> {}
+    lineage(partition: string): PartitionLineage | undefined {
+      return this.lineages[partition];
+    }
+  }
+
+  const splitLineage: Record<string, PartitionLineage> = {
+    [LOWER]: { parents: [PARENT], ownsKey: (_service, model) => model === 'model-a' },
+    [UPPER]: { parents: [PARENT], ownsKey: (_service, model) => model === 'model-b' },
+  };
+
+  const batch = (
+    partition: string,
+    lines: readonly string[],
+    position: string,
+    more: Partial<SourceBatch> = {},
+  ): SourceBatch => ({
+    partition,
+    entries: lines.map((text) => ({ record: { format: 'json', text }, receivedAt: RECEIVED_AT })),
+    position,
+    ...more,
+  });
+
+  /** Seven minutes of models a and b, three calls each a minute, in event-time order. */
+  const lines = Array.from({ length: 7 * 3 * 2 }, (_, i) => {
+    const minute = Math.floor(i / 6);
+    const model = i % 2 === 0 ? 'model-a' : 'model-b';
+    return JSON.stringify(
+      invocationEvent({
+        event_id: `e-${i}`,
+        event_time: START + minute * MINUTE + (Math.floor(i / 2) % 3) * 20_000 + (i % 2),
+        model_id: model,
+        input_tokens: 100 + i,
+        latency_ms: 10 + i * 3,
+      }),
+    );
+  });
+  const timeOf = (line: string) => (JSON.parse(line) as { event_time: number }).event_time;
+  const modelOf = (line: string) => (JSON.parse(line) as { model_id: string }).model_id;
+  // The split lands inside minute 3.
+  const splitAt = START + 3 * MINUTE + 30_000;
+  const parentLines = lines.filter((line) => timeOf(line) < splitAt);
+  const childLines = (model: string) =>
+    lines.filter((line) => timeOf(line) >= splitAt && modelOf(line) === model);
+
+  async function stores(prefix: string) {
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), `${prefix}-state-`)));
+    const lake = await mkdtemp(join(tmpdir(), `${prefix}-lake-`));
+    return { checkpoints, lake, store: new LocalLakeStore(lake) };
+  }
+
+  test('an ended batch is checkpointed at once, ended, and its partition let go; later batches of it are ignored', async () => {
+    const { checkpoints, store } = await stores('ended');
+    const closed: number[] = [];
+    const source = new ReshardSource([
+      [batch(PARENT, parentLines.slice(0, 10), '10')],
+      [batch(PARENT, parentLines.slice(10), '20', { after: '10' })],
+      [batch(PARENT, [], '20', { after: '20', ended: true })],
+      [batch(PARENT, [lines.at(-1) as string], '21', { after: '20' })],
+    ]);
+    const pipeline = testPipeline({
+      source,
+      checkpoints,
+      store,
+      onWindowClosed: (_partition, window) => closed.push(window.windowStart),
+    });
+    await pipeline.start();
+    await pipeline.step();
+    await pipeline.step();
+    expect(await checkpoints.get(source.name, PARENT)).toBeUndefined();
+    const closedBeforeEnd = [...closed];
+
+    await pipeline.step();
+    const final = await checkpoints.get(source.name, PARENT);
+    expect(final).toMatchObject({ ended: true, position: '20', nextOrdinal: parentLines.length });
+    expect(final?.processor.counters.events).toBe(parentLines.length);
+    // The end closes no window: the open ones are in the final state, for the partitions that continue it.
+    expect(closed).toEqual(closedBeforeEnd);
+    expect(final?.processor.openWindows.map((w) => w.windowStart)).toEqual([
+      START + 2 * MINUTE,
+      START + 3 * MINUTE,
+    ]);
+    expect(pipeline.partitionStats()).toEqual([]);
+
+    await pipeline.step();
+    expect(pipeline.partitionStats()).toEqual([]);
+    expect(await checkpoints.get(source.name, PARENT)).toEqual(final);
+    await pipeline.stop();
+    expect(await checkpoints.get(source.name, PARENT)).toEqual(final);
+
+    // A restart does not open it again either.
+    const again = new ReshardSource([[batch(PARENT, [lines.at(-1) as string], '21', { after: '20' })]]);
+    const restarted = testPipeline({ source: again, checkpoints, store });
+    await restarted.start();
+    expect(again.started).toEqual(new Map([[PARENT, '20']]));
+    await restarted.step();
+    expect(restarted.partitionStats()).toEqual([]);
+    await restarted.stop();
+    expect(await checkpoints.get(source.name, PARENT)).toEqual(final);
+    await checkpoints.close();
+  });
+
+  test('children start from their parent’s final state: a window spanning the split closes once, with every count', async () => {
+    const windowsOf = (closed: { partition: string; rows: Record<string, unknown>[] }[]) =>
+      closed.flatMap(({ partition, rows }) =>
+        rows.map((row) => ({
+          partition,
+          window: row.window_start,
+          model: row.model_id,
+          requests: row.requests,
+        })),
+      );
+
+    // One partition that saw everything, in event-time order.
+    const reference = await stores('reshard-ref');
+    const referenceClosed: { partition: string; rows: Record<string, unknown>[] }[] = [];
+    const whole = testPipeline({
+      source: new ReshardSource([[batch('all', lines, String(lines.length))]]),
+      checkpoints: reference.checkpoints,
+      store: reference.store,
+      onWindowClosed: (partition, window) => referenceClosed.push({ partition, rows: window.rollups }),
+    });
+    await whole.start();
+    await whole.drain();
+    await whole.stop();
+    await reference.checkpoints.close();
+
+    const resharded = await stores('reshard');
+    const closed: { partition: string; rows: Record<string, unknown>[] }[] = [];
+    const logged: string[] = [];
+    const source = new ReshardSource(
+      [
+        [batch(PARENT, parentLines, 'p-last', { ended: true })],
+        [batch(LOWER, childLines('model-a'), 'l-last'), batch(UPPER, childLines('model-b'), 'u-last')],
+      ],
+      splitLineage,
+    );
+    const pipeline = testPipeline({
+      source,
+      checkpoints: resharded.checkpoints,
+      store: resharded.store,
+      onWindowClosed: (partition, window) => closed.push({ partition, rows: window.rollups }),
+      log: (line) => logged.push(line),
+    });
+    await pipeline.start();
+    await pipeline.drain();
+    await pipeline.stop();
+    await resharded.checkpoints.close();
+
+    const spanning = windowsOf(closed).filter((w) => w.window === START + 3 * MINUTE);
+    expect(spanning).toEqual([
+      { partition: LOWER, window: START + 3 * MINUTE, model: 'model-a', requests: 3 },
+      { partition: UPPER, window: START + 3 * MINUTE, model: 'model-b', requests: 3 },
+    ]);
+    const sortedWindows = (list: typeof closed) =>
+      windowsOf(list)
+        .map(({ window, model, requests }) => JSON.stringify([window, model, requests]))
+        .sort();
+    expect(sortedWindows(closed)).toEqual(sortedWindows(referenceClosed));
+    expect(logged).toContain(`partition ${LOWER}: continues ${PARENT} with their open windows`);
+    // Every table, every row, as one partition would have written it.
+    expect(await lakeContents(resharded.lake)).toEqual(await lakeContents(reference.lake));
+  });
+
+  test('a merged child closes at once the lagging parent’s window the other parent had passed, once', async () => {
+    const { checkpoints, store } = await stores('merge');
+    const call = (id: string, minute: number, second: number, model: string) =>
+      JSON.stringify(
+        invocationEvent({
+          event_id: id,
+          event_time: START + minute * MINUTE + second * 1_000,
+          model_id: model,
+        }),
+      );
+    const ahead = [0, 1, 2, 3, 4, 5].flatMap((m) =>
+      [0, 20, 40].map((s) => call(`a-${m}-${s}`, m, s, 'model-a')),
+    );
+    const behind = [0, 1, 2].flatMap((m) => [0, 20, 40].map((s) => call(`b-${m}-${s}`, m, s, 'model-b')));
+    const MERGED = 'shardId-000000000003';
+    const closed: { partition: string; window: number; model: unknown; requests: unknown }[] = [];
+    const source = new ReshardSource(
+      [
+        [batch(LOWER, ahead, 'a-last', { ended: true }), batch(UPPER, behind, 'b-last', { ended: true })],
+        // First only a late event (it moves no watermark), then events that move it past minute 6.
+        [batch(MERGED, [call('b-late', 2, 50, 'model-b')], 'm-1')],
+        [
+          batch(MERGED, [call('a-7', 7, 0, 'model-a'), call('b-7', 7, 1, 'model-b')], 'm-3', {
+            after: 'm-1',
+          }),
+        ],
+      ],
+      { [MERGED]: { parents: [LOWER, UPPER], ownsKey: () => true } },
+    );
+    const pipeline = testPipeline({
+      source,
+      checkpoints,
+      store,
+      onWindowClosed: (partition, window) => {
+        for (const row of window.rollups) {
+          closed.push({ partition, window: window.windowStart, model: row.model_id, requests: row.requests });
+        }
+      },
+    });
+    await pipeline.start();
+    await pipeline.step();
+    expect(closed.filter((c) => c.window === START + 2 * MINUTE && c.model === 'model-b')).toEqual([]);
+    // Closed as the child opens, before any of its own events could move its watermark.
+    await pipeline.step();
+    const lagging = { partition: MERGED, window: START + 2 * MINUTE, model: 'model-b', requests: 3 };
+    expect(closed).toEqual([...closed.filter((c) => c.partition !== MERGED), lagging]);
+    // Its later event is late there, as it was for the parent that had passed the window.
+    expect(pipeline.partitionStats()[0]?.counters).toMatchObject({ accepted: 1, late: 1 });
+    await pipeline.step();
+    // Minute 5 (model a) closes in the child, with the parent's three calls; minute 2 does not again.
+    expect(closed.filter((c) => c.partition === MERGED)).toEqual([
+      lagging,
+      { partition: MERGED, window: START + 5 * MINUTE, model: 'model-a', requests: 3 },
+    ]);
+    await pipeline.stop();
+    await checkpoints.close();
+  });
+
+  test('a parent whose checkpoint has not ended makes its child fail clearly', async () => {
+    const { checkpoints, store } = await stores('unended');
+    const source = new ReshardSource(
+      [[batch(PARENT, parentLines, 'p-last')], [batch(LOWER, childLines('model-a'), 'l-last')]],
+      splitLineage,
+    );
+    const pipeline = testPipeline({ source, checkpoints, store });
+    await pipeline.start();
+    await pipeline.step();
+    await pipeline.checkpoint();
+    await expect(pipeline.step()).rejects.toThrow(
+      `partition ${LOWER}: its parent ${PARENT} has not ended yet; a child is read only after its parents (not retriable)`,
+    );
+    await pipeline.stop();
+    await checkpoints.close();
+  });
+
+  test('a child whose parent was never read here starts from nothing', async () => {
+    const { checkpoints, store } = await stores('orphan');
+    const source = new ReshardSource([[batch(LOWER, childLines('model-a'), 'l-last')]], splitLineage);
+    const pipeline = testPipeline({ source, checkpoints, store });
+    await pipeline.start();
+    await pipeline.step();
+    expect(pipeline.partitionStats().map((p) => [p.partition, p.counters.events])).toEqual([
+      [LOWER, childLines('model-a').length],
+    ]);
+    await pipeline.stop();
+    await checkpoints.close();
   });
 });

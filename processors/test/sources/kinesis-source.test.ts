@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -13,11 +14,16 @@ import {
   PutRecordsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
-import { partitionKeyOf } from '@genai-pipeline/producers';
+import { partitionKeyFor, partitionKeyOf } from '@genai-pipeline/producers';
 import { encodeSingleObject, type TelemetryEvent } from '@genai-pipeline/schemas';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KinesisSource, KinesisSourceError } from '../../src/sources/kinesis-source.js';
+import {
+  hashKeyOf,
+  KinesisSource,
+  KinesisSourceError,
+  SHARD_END_POSITION,
+} from '../../src/sources/kinesis-source.js';
 import type { SourceBatch, SourceEntry } from '../../src/sources/source.js';
 import { invocationEvent } from '../support/events.js';
 
@@ -496,3 +502,257 @@ async function splitInHalf(client: KinesisClient, streamName: string): Promise<v
   );
   await waitUntilActive(client, streamName);
 }
+
+/** Polls until `done` says the batches so far are enough; fails rather than hang. */
+async function pollUntil(
+  sourceToPoll: KinesisSource,
+  done: (batches: SourceBatch[]) => boolean,
+  maxRecords = 1000,
+): Promise<SourceBatch[]> {
+  const batches: SourceBatch[] = [];
+  for (let attempt = 0; attempt < 100 && !done(batches); attempt++) {
+    batches.push(...(await sourceToPoll.poll(maxRecords, 200)));
+  }
+  expect(done(batches)).toBe(true);
+  return batches;
+}
+
+const PARENT = 'shardId-000000000000';
+const LOWER_CHILD = 'shardId-000000000001';
+const UPPER_CHILD = 'shardId-000000000002';
+
+describe('KinesisSource resharding', () => {
+  it('delivers a batch marked ended when a split shard is read to its end, also when it had no records', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    await splitInHalf(client, streamName);
+    const kinesisSource = source(client, streamName);
+    await kinesisSource.start(new Map());
+
+    const batches = await pollUntil(kinesisSource, (so_far) => so_far.length > 0);
+    expect(batches).toEqual([
+      expect.objectContaining({ partition: PARENT, entries: [], position: SHARD_END_POSITION, ended: true }),
+    ]);
+    expect(batches[0]).not.toHaveProperty('after');
+    // Read to its end: never read again; its children have nothing yet.
+    expect(await kinesisSource.poll(100, 300)).toEqual([]);
+    expect(kinesisSource.stats()).toMatchObject({ shardsEnded: 1 });
+  });
+
+  it('ends a shard resumed after its last record with an empty batch at that position', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    const puts = await putEvents(client, streamName, 5);
+    await splitInHalf(client, streamName);
+    const last = puts.at(-1)?.sequenceNumber as string;
+    const kinesisSource = source(client, streamName);
+    await kinesisSource.start(new Map([[PARENT, last]]));
+
+    const batches = await pollUntil(kinesisSource, (so_far) => so_far.length > 0);
+    expect(batches).toEqual([
+      expect.objectContaining({ partition: PARENT, entries: [], position: last, after: last, ended: true }),
+    ]);
+  });
+
+  it('chains batches: each one’s `after` is the position of the one before; the last of a split shard is ended', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    const beforeSplit = await putEvents(client, streamName, 7);
+    await splitInHalf(client, streamName);
+    const afterSplit = await putEvents(client, streamName, 9);
+    const kinesisSource = source(client, streamName);
+    await kinesisSource.start(new Map());
+
+    const batches = await pollUntil(
+      kinesisSource,
+      (so_far) => so_far.reduce((sum, batch) => sum + batch.entries.length, 0) === 16,
+      2,
+    );
+    const byShard = new Map<string, SourceBatch[]>();
+    for (const batch of batches)
+      byShard.set(batch.partition, [...(byShard.get(batch.partition) ?? []), batch]);
+    for (const [shardId, shardBatches] of byShard) {
+      expect(shardBatches[0]?.after, shardId).toBeUndefined();
+      for (let i = 1; i < shardBatches.length; i++) {
+        expect(shardBatches[i]?.after, `${shardId} batch ${i}`).toBe(shardBatches[i - 1]?.position);
+      }
+    }
+    const parentBatches = byShard.get(PARENT) ?? [];
+    expect(parentBatches.map((batch) => batch.ended === true)).toEqual(
+      parentBatches.map((_, index) => index === parentBatches.length - 1),
+    );
+    expect(parentBatches.flatMap((batch) => batch.entries.map(eventIdOf))).toEqual(
+      beforeSplit.map((put) => put.eventId),
+    );
+    for (const child of [LOWER_CHILD, UPPER_CHILD]) {
+      expect(byShard.get(child)?.some((batch) => batch.ended)).toBe(false);
+    }
+    expect(idsByPartition(batches)).toEqual(expectedByShard([...beforeSplit, ...afterSplit]));
+  });
+
+  it('gives a child’s lineage: its parent, and ownership of exactly the keys Kinesis routes to it', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    await splitInHalf(client, streamName);
+    const kinesisSource = source(client, streamName);
+    expect(kinesisSource.lineage(LOWER_CHILD)).toBeUndefined();
+    await kinesisSource.start(new Map());
+
+    expect(kinesisSource.lineage(PARENT)).toBeUndefined();
+    expect(kinesisSource.lineage('shardId-000000000099')).toBeUndefined();
+    const lower = kinesisSource.lineage(LOWER_CHILD);
+    const upper = kinesisSource.lineage(UPPER_CHILD);
+    expect(lower?.parents).toEqual([PARENT]);
+    expect(upper?.parents).toEqual([PARENT]);
+
+    // Where Kinesis itself puts each key's records decides which child owns it.
+    const pairs = Array.from({ length: 24 }, (_, i) => [`service-${i % 5}|x`, `model:${i}\u00e9`] as const);
+    const output = await client.send(
+      new PutRecordsCommand({
+        StreamName: streamName,
+        Records: pairs.map(([service, model]) => ({
+          Data: Buffer.from('{}'),
+          PartitionKey: partitionKeyFor(service, model),
+        })),
+      }),
+    );
+    const routedTo = output.Records?.map((record) => record.ShardId) ?? [];
+    expect(new Set(routedTo)).toEqual(new Set([LOWER_CHILD, UPPER_CHILD]));
+    for (const [index, [service, model]] of pairs.entries()) {
+      const md5 = createHash('md5').update(partitionKeyFor(service, model), 'utf8').digest();
+      const hash = [...md5].reduce((value, byte) => value * 256n + BigInt(byte), 0n);
+      expect(lower?.ownsKey(service, model), `${service}/${model}`).toBe(hash < 2n ** 127n);
+      expect(lower?.ownsKey(service, model), `${service}/${model}`).toBe(routedTo[index] === LOWER_CHILD);
+      expect(upper?.ownsKey(service, model), `${service}/${model}`).toBe(routedTo[index] === UPPER_CHILD);
+    }
+  });
+
+  it('describes the shards with their parents and hash key ranges', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    await splitInHalf(client, streamName);
+    const kinesisSource = source(client, streamName);
+    const top = (2n ** 128n - 1n).toString();
+    const middle = (2n ** 127n).toString();
+    expect(await kinesisSource.describeShards()).toEqual([
+      { shardId: PARENT, parentShardIds: [], hashKeyRange: { start: '0', end: top } },
+      {
+        shardId: LOWER_CHILD,
+        parentShardIds: [PARENT],
+        hashKeyRange: { start: '0', end: (2n ** 127n - 1n).toString() },
+      },
+      { shardId: UPPER_CHILD, parentShardIds: [PARENT], hashKeyRange: { start: middle, end: top } },
+    ]);
+  });
+});
+
+describe('KinesisSource with a shard assignment', () => {
+  it('reads only the assigned shards, each from the position assigned, and stops reading one unassigned', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 2);
+    const puts = await putEvents(client, streamName, 24);
+    const expected = expectedByShard(puts);
+    const [first, second] = [...expected.keys()].sort() as [string, string];
+    const firstIds = expected.get(first) ?? [];
+    const startAfter = puts.find((put) => put.eventId === firstIds[2]) as PutResult;
+
+    const assigned = new Map<string, string | undefined>([[first, startAfter.sequenceNumber]]);
+    const kinesisSource = new KinesisSource({
+      streamName,
+      client,
+      idleReadIntervalMs: 50,
+      assignment: { assigned: () => assigned },
+    });
+    cleanups.push(() => kinesisSource.close());
+    expect(kinesisSource.assignedPartitions?.()).toEqual(new Set([first]));
+    await kinesisSource.start(new Map());
+
+    const firstBatches = (await pollFor(kinesisSource, firstIds.length - 3)).flat();
+    expect(idsByPartition(firstBatches)).toEqual(new Map([[first, firstIds.slice(3)]]));
+    expect(firstBatches[0]?.after).toBe(startAfter.sequenceNumber);
+
+    // The assignment moves: `first` is no longer read (not even its new records), `second` from its start.
+    assigned.delete(first);
+    assigned.set(second, undefined);
+    expect(kinesisSource.assignedPartitions?.()).toEqual(new Set([second]));
+    const more = await putEvents(client, streamName, 12);
+    const secondAll = expectedByShard([...puts, ...more]).get(second) ?? [];
+    const secondBatches = (await pollFor(kinesisSource, secondAll.length)).flat();
+    expect(idsByPartition(secondBatches)).toEqual(new Map([[second, secondAll]]));
+    expect(await kinesisSource.poll(1000, 300)).toEqual([]);
+
+    // Assigned again, `first` goes on from the position the assignment gives now (not where it stopped).
+    const firstAll = expectedByShard([...puts, ...more]).get(first) ?? [];
+    const resumeAt = puts.find((put) => put.eventId === firstIds[5]) as PutResult;
+    assigned.set(first, resumeAt.sequenceNumber);
+    const again = (await pollFor(kinesisSource, firstAll.length - 6)).flat();
+    expect(idsByPartition(again)).toEqual(new Map([[first, firstAll.slice(6)]]));
+  });
+
+  it('seeks an assigned shard to a checkpointed position', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    const puts = await putEvents(client, streamName, 8);
+    const kinesisSource = new KinesisSource({
+      streamName,
+      client,
+      idleReadIntervalMs: 50,
+      assignment: { assigned: () => new Map([[PARENT, undefined]]) },
+    });
+    cleanups.push(() => kinesisSource.close());
+    await kinesisSource.start(new Map());
+    await pollFor(kinesisSource, 8);
+    kinesisSource.seek?.(PARENT, puts[4]?.sequenceNumber as string);
+    const batches = (await pollFor(kinesisSource, 3)).flat();
+    expect(batches.flatMap((batch) => batch.entries.map(eventIdOf))).toEqual(
+      puts.slice(5).map((put) => put.eventId),
+    );
+    expect(batches[0]?.after).toBe(puts[4]?.sequenceNumber);
+  });
+
+  it('has no assignment hooks without an assignment', () => {
+    const kinesisSource = source(kinesisClient(), 'any-stream');
+    expect(kinesisSource.assignedPartitions).toBeUndefined();
+    expect(kinesisSource.seek).toBeUndefined();
+  });
+});
+
+describe('hashKeyOf', () => {
+  it('is the MD5 of the UTF-8 key as an unsigned 128-bit integer', () => {
+    expect(hashKeyOf('')).toBe(0xd41d8cd98f00b204e9800998ecf8427en);
+    for (const key of ['svc\u0000gpt-4o', 'ünïcødé ✓', 'a'.repeat(256), '\u{1F600}']) {
+      const md5 = createHash('md5').update(Buffer.from(key, 'utf8')).digest();
+      const expected = [...md5].reduce((value, byte) => value * 256n + BigInt(byte), 0n);
+      expect(hashKeyOf(key), key).toBe(expected);
+      expect(hashKeyOf(key) >= 0n && hashKeyOf(key) < 2n ** 128n).toBe(true);
+    }
+  });
+});
+
+describe('KinesisSource restarted at the end of a split shard', () => {
+  // A shard that ended before any record was read is checkpointed at SHARD_END_POSITION; a restart
+  // must not ask for an iterator after it (Kinesis rejects that), and must go on with its children.
+  it('does not read a shard started at SHARD_END again, and reads its children', async () => {
+    const client = kinesisClient();
+    const streamName = await createStream(client, 1);
+    await splitInHalf(client, streamName);
+    const first = source(client, streamName);
+    await first.start(new Map());
+    const [ended] = await pollUntil(first, (so_far) => so_far.length > 0);
+    expect(ended?.position).toBe(SHARD_END_POSITION);
+    await first.close();
+
+    const afterSplit = await putEvents(client, streamName, 6);
+    const restarted = source(client, streamName);
+    await restarted.start(new Map([[PARENT, ended?.position as string]]));
+    const firstPoll = await restarted.poll(1000, 1000).catch((error: Error) => error.message);
+    expect(typeof firstPoll === 'string' ? firstPoll : 'no error').toBe('no error');
+    const firstRecords = (firstPoll as SourceBatch[]).reduce((sum, batch) => sum + batch.entries.length, 0);
+    const batches = [
+      ...(firstPoll as SourceBatch[]),
+      ...(await pollFor(restarted, afterSplit.length - firstRecords)).flat(),
+    ];
+    expect(batches.some((batch) => batch.partition === PARENT)).toBe(false);
+    expect(idsByPartition(batches)).toEqual(expectedByShard(afterSplit));
+  });
+});

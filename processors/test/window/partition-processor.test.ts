@@ -7,6 +7,7 @@ import {
   PartitionProcessor,
   type PartitionProcessorOptions,
   scorePolarity,
+  serviceAndModelOfKey,
 } from '../../src/window/partition-processor.js';
 import { invocationEvent } from '../support/events.js';
 
@@ -350,5 +351,43 @@ describe('PartitionProcessor snapshots', () => {
       expect(resumed.counters).toEqual(whole.counters);
       expect(resumed.recorded).toEqual(whole.recorded);
     }
+  });
+});
+
+describe('serviceAndModelOfKey', () => {
+  test('gives back the service and model of every rollup and score key, whatever characters they hold', () => {
+    const { processor, send } = setup();
+    const names = [
+      ['a|b', '3:x|y'],
+      ['12:', '|'],
+      ['-|', '0:|'],
+      ['svc', 'model:v1|2'],
+      ['7', '42'],
+      ['ünïcødé ✓', 'm\u0000n'],
+    ] as const;
+    for (const [index, [service, model]] of names.entries()) {
+      for (const tenant of [null, 't|1:', '-|']) {
+        send(invocation(T0 + index, { service, model_id: model, provider: '9:|p', tenant_id: tenant }));
+        send(score(T0 + index, { service, model_id: model, tenant_id: tenant, name: `|${index}:` }));
+      }
+    }
+    const [window] = processor.snapshot().openWindows;
+    expect(window?.rollups).toHaveLength(names.length * 3);
+    expect(window?.scores).toHaveLength(names.length * 3);
+    for (const [key, cell] of window?.rollups ?? []) {
+      expect(serviceAndModelOfKey('rollup', key)).toEqual({ service: cell.service, modelId: cell.model_id });
+    }
+    for (const [key, cell] of window?.scores ?? []) {
+      expect(serviceAndModelOfKey('score', key)).toEqual({ service: cell.service, modelId: cell.model_id });
+    }
+  });
+
+  test('reads empty parts (length-prefixed keys) and refuses what is not a key', () => {
+    // Keys as the processor builds them: each part `length:text|`, an absent one `-|`.
+    expect(serviceAndModelOfKey('rollup', '0:|0:|0:|-|')).toEqual({ service: '', modelId: '' });
+    expect(serviceAndModelOfKey('score', '1:s|0:|-|1:n|')).toEqual({ service: 's', modelId: '' });
+    expect(() => serviceAndModelOfKey('rollup', 'svc/model')).toThrow(/not a window key/);
+    // A rollup key whose model part is absent is not a rollup key.
+    expect(() => serviceAndModelOfKey('rollup', '1:s|1:p|-|-|')).toThrow(/not a rollup key/);
   });
 });
