@@ -52,6 +52,11 @@ export async function createStream(
   shardCount: number,
 ): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shardCount }));
+  await waitUntilActive(client, streamName);
+}
+
+/** Waits until a stream is ACTIVE (after its creation, or a reshard). */
+export async function waitUntilActive(client: KinesisClient, streamName: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const { StreamDescriptionSummary } = await client.send(
       new DescribeStreamSummaryCommand({ StreamName: streamName }),

@@ -238,11 +238,15 @@ export class LeaseCoordinator implements ShardAssignment {
       const held = this.held.get(lease.shardId);
       if (held !== undefined && lease.owner !== this.worker)
         this.lose(lease.shardId, `${lease.owner ?? 'nobody'} has it now`);
-      if (lease.owner === undefined) continue;
+      const silent = now - (this.observed.get(lease.shardId)?.since ?? now) >= this.failoverMs;
+      if (lease.owner === undefined) {
+        // Released for another worker that did not come for it: anyone may take it.
+        if (lease.pendingOwner !== undefined && silent) expired.add(lease.shardId);
+        continue;
+      }
       // Ours in the table but not held here: left by an earlier run under the same name.
       const stale = lease.owner === this.worker && !this.held.has(lease.shardId);
-      const silentFor = now - (this.observed.get(lease.shardId)?.since ?? now);
-      if (stale || (lease.owner !== this.worker && silentFor >= this.failoverMs)) expired.add(lease.shardId);
+      if (stale || (lease.owner !== this.worker && silent)) expired.add(lease.shardId);
     }
     const present = new Set(leases.map((lease) => lease.shardId));
     for (const shardId of this.observed.keys()) if (!present.has(shardId)) this.observed.delete(shardId);

@@ -11,7 +11,10 @@ import { LEASE_CHECKPOINT_SHARD_END, type ShardLease } from './lease-table.js';
 export interface LeasePlanInput {
   worker: string;
   leases: readonly ShardLease[];
-  /** Shard ids whose owner has shown no sign of life (counter unchanged) for the failover time, as this worker observed. */
+  /**
+   * Shard ids whose owner has shown no sign of life (counter unchanged) for the failover time, as this
+   * worker observed; also free leases released for another worker that has not taken them in that time.
+   */
   expired: ReadonlySet<string>;
   /** Random source for the order in which free leases are tried (avoid two workers racing for the same one). Default Math.random. */
   random?: () => number;
@@ -42,13 +45,24 @@ export function planLeases(input: LeasePlanInput): LeasePlan {
     if (owned) owned.push(lease);
     else liveByOwner.set(lease.owner as string, [lease]);
   }
-  const workers = new Set([...liveByOwner.keys(), worker]).size;
+  // A lease released for another worker waits for it (until it lets the failover time pass).
+  const reservedForOther = (lease: ShardLease) =>
+    lease.owner === undefined &&
+    lease.pendingOwner !== undefined &&
+    lease.pendingOwner !== worker &&
+    !expired.has(lease.shardId);
+  // A worker waiting for a lease it asked for is alive too, though it may hold nothing yet: counting
+  // it keeps the others from taking back what they hand over.
+  const requesters = eligible
+    .filter((lease) => lease.pendingOwner !== undefined && (isLive(lease) || reservedForOther(lease)))
+    .map((lease) => lease.pendingOwner as string);
+  const workers = new Set([...liveByOwner.keys(), ...requesters, worker]).size;
   const target = Math.ceil(eligible.length / workers);
   const held = liveByOwner.get(worker)?.length ?? 0;
   const plan: LeasePlan = { take: [], requestHandoff: undefined, target, held, workers };
   if (held >= target) return plan;
 
-  const available = eligible.filter((lease) => !isLive(lease));
+  const available = eligible.filter((lease) => !isLive(lease) && !reservedForOther(lease));
   const releasedForUs = available.filter((lease) => lease.pendingOwner === worker);
   const others = shuffle(
     available.filter((lease) => lease.pendingOwner !== worker),

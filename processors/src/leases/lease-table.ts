@@ -266,10 +266,13 @@ export class LeaseTable {
     });
   }
 
-  /** Lets go of a held lease (any handoff request with it); the new lease, undefined when not held. */
+  /**
+   * Lets go of a held lease; the new lease, undefined when not held. A handoff request stays on it:
+   * the free lease is kept for the worker that asked (until `take` clears it).
+   */
   release(held: ShardLease, worker: string): Promise<ShardLease | undefined> {
     return this.update(`release the lease of ${held.shardId}`, held.shardId, {
-      update: 'SET leaseCounter = leaseCounter + :one REMOVE leaseOwner, pendingOwner',
+      update: 'SET leaseCounter = leaseCounter + :one REMOVE leaseOwner',
       condition: HELD_BY_WORKER,
       values: { ':worker': { S: worker }, ':counter': counter(held), ':one': { N: '1' } },
     });

@@ -119,10 +119,25 @@ describe('planLeases: taking', () => {
         lease('released', { pendingOwner: ME }),
       ],
     };
-    // Eight leases, two workers: a share of four, two to take.
+    // Eight leases, two workers: a share of four, two to take; free2 is kept for worker-a.
     expect(plan(input).take).toEqual(['released', 'free0']);
-    expect(plan({ ...input, random: sequence(0.9, 0.1, 0.5) }).take).toEqual(['released', 'free1']);
-    expect(plan({ ...input, random: sequence(0.9, 0.5, 0.1) }).take).toEqual(['released', 'free2']);
+    expect(plan({ ...input, random: sequence(0.9, 0.1) }).take).toEqual(['released', 'free1']);
+    // Once worker-a let the failover time pass without taking it, free2 is anyone's.
+    const expired = new Set(['free2']);
+    expect(plan({ ...input, expired, random: sequence(0.9, 0.5, 0.1) }).take).toEqual(['released', 'free2']);
+  });
+
+  it('leaves a lease released for another worker to it, and counts that worker in the shares', () => {
+    // worker-a handed a3 over to worker-b, which holds nothing yet: worker-a must not take it back.
+    const handedOver = [...leases('a', 3, 'worker-a'), lease('a3', { pendingOwner: 'worker-b' })];
+    expect(plan({ worker: 'worker-a', leases: handedOver })).toMatchObject({
+      take: [],
+      requestHandoff: undefined,
+      target: 2,
+      held: 3,
+      workers: 2,
+    });
+    expect(plan({ worker: 'worker-b', leases: handedOver })).toMatchObject({ take: ['a3'], held: 0 });
   });
 
   it('takes a lease released for it first, also from an expired owner', () => {
@@ -218,7 +233,8 @@ describe('planLeases: asking for a lease', () => {
     ];
     // a0 would come first in this random order, were it not asked for already.
     const result = plan({ leases: asked, random: sequence(0.1, 0.9, 0.5) });
-    expect(result).toMatchObject({ requestHandoff: 'a1', target: 2, held: 0 });
+    // worker-x, waiting for a0, is a worker too: three workers, a share of one.
+    expect(result).toMatchObject({ requestHandoff: 'a1', target: 1, held: 0, workers: 3 });
     // worker-a keeps 2 of its 3 once a0 is handed over: at the share, and we lack just one.
     const atShare = plan({
       leases: [
@@ -248,6 +264,6 @@ describe('planLeases: asking for a lease', () => {
         ...leases('free', 1),
       ],
     });
-    expect(result).toEqual({ take: ['free0'], requestHandoff: undefined, target: 4, held: 2, workers: 2 });
+    expect(result).toEqual({ take: ['free0'], requestHandoff: undefined, target: 3, held: 2, workers: 3 });
   });
 });

@@ -296,7 +296,8 @@ describe('requestHandoff', () => {
     const checkpointed = (await table.checkpoint(renewed, 'worker-a', '4960', 'state/a')) as ShardLease;
     expect(checkpointed.pendingOwner).toBe('worker-b');
     const released = (await table.release(checkpointed, 'worker-a')) as ShardLease;
-    expect(released).toMatchObject({ owner: undefined, pendingOwner: undefined, counter: 4 });
+    // The request stays on the free lease: it is kept for the requester (the planner's rule).
+    expect(released).toMatchObject({ owner: undefined, pendingOwner: 'worker-b', counter: 4 });
     const taken = (await table.take(released, 'worker-b')) as ShardLease;
     expect(taken).toMatchObject({ owner: 'worker-b', pendingOwner: undefined, checkpoint: '4960' });
   });
