@@ -1,22 +1,14 @@
 import { mkdtemp } from 'node:fs/promises';
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LocalLakeStore } from '@genai-pipeline/sinks';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LeaseCheckpointStore } from '../../src/leases/lease-checkpoint-store.js';
 import { LeaseCoordinator, type ShardDescription } from '../../src/leases/lease-coordinator.js';
-import { LEASE_CHECKPOINT_SHARD_END, LeaseTable } from '../../src/leases/lease-table.js';
+import { LEASE_CHECKPOINT_SHARD_END, type LeaseTable } from '../../src/leases/lease-table.js';
 import type { PartitionCheckpoint, PartitionCheckpointStore } from '../../src/run/checkpoint-store.js';
-
-// dynalite ships no types: a factory of a plain Node HTTP server (in-memory without a path).
-const { default: dynalite } = (await import('dynalite' as string)) as {
-  default: (options: object) => http.Server;
-};
+import { useLeaseTables } from '../support/dynalite.js';
 
 const FAILOVER_MS = 9_000;
 const SHARD: ShardDescription = {
@@ -26,42 +18,7 @@ const SHARD: ShardDescription = {
 };
 const SOURCE = 'kinesis:events';
 
-let server: http.Server;
-let endpoint: string;
-let tableCount = 0;
-const cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-});
-
-async function freshTable(): Promise<LeaseTable> {
-  tableCount += 1;
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
-  });
-  const table = new LeaseTable({ tableName: `checkpoint-store-${tableCount}`, client });
-  cleanups.push(() => {
-    table.close();
-    client.destroy();
-  });
-  await table.ensureTable();
-  return table;
-}
+const { freshTable } = useLeaseTables('checkpoint-store');
 
 /** One instance: its coordinator (on its own fake clock) and its checkpoint store over the shared state. */
 function instance(table: LeaseTable, state: LocalLakeStore, worker: string) {
@@ -80,6 +37,13 @@ function instance(table: LeaseTable, state: LocalLakeStore, worker: string) {
 
 async function stateDir(): Promise<LocalLakeStore> {
   return new LocalLakeStore(await mkdtemp(join(tmpdir(), 'shard-state-')));
+}
+
+/** A fresh lease table and state store, and worker-a on them (its lease not taken yet). */
+async function freshWorkerA() {
+  const table = await freshTable();
+  const state = await stateDir();
+  return { table, state, a: instance(table, state, 'worker-a') };
 }
 
 async function filesIn(state: LocalLakeStore): Promise<string[]> {
@@ -110,9 +74,7 @@ function checkpoint(position: string, nextOrdinal: number, ended = false): Parti
 
 describe('LeaseCheckpointStore.save', () => {
   it('writes the state, then records its name and the position in the lease', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     // The lease may only name a state file that is already there.
     const leaseCheckpoint = a.coordinator.checkpoint.bind(a.coordinator);
@@ -137,9 +99,7 @@ describe('LeaseCheckpointStore.save', () => {
   });
 
   it('removes the previous state file once the lease names the new one', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     await a.store.save(SOURCE, [checkpoint('100', 3)]);
     const first = (await table.get(SHARD.shardId))?.stateKey;
@@ -153,18 +113,14 @@ describe('LeaseCheckpointStore.save', () => {
   });
 
   it('writes nothing for a lease never held here and reports it', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { state, a } = await freshWorkerA();
     expect(await a.store.save(SOURCE, [checkpoint('100', 3)])).toEqual([SHARD.shardId]);
     expect(await filesIn(state)).toEqual([]);
     expect(a.store.holds(SHARD.shardId)).toBe(false);
   });
 
   it('writes nothing once its renewals are too old to trust the lease, though nobody took it yet', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     await a.store.save(SOURCE, [checkpoint('100', 3)]);
     const committed = await table.get(SHARD.shardId);
@@ -175,9 +131,7 @@ describe('LeaseCheckpointStore.save', () => {
   });
 
   it('leaves nothing behind for a lease another instance took, and keeps the state that lease names', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     await a.store.save(SOURCE, [checkpoint('100', 3)]);
     const committed = (await table.get(SHARD.shardId))?.stateKey as string;
@@ -203,9 +157,7 @@ describe('LeaseCheckpointStore.save', () => {
   });
 
   it('records an ended checkpoint as SHARD_END in the lease, the state keeping its real position', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     const final = checkpoint('4959033827149025660855969253836999', 40, true);
     expect(await a.store.save(SOURCE, [final])).toEqual([]);
@@ -214,9 +166,7 @@ describe('LeaseCheckpointStore.save', () => {
   });
 
   it('logs, and goes on, when an old state file cannot be removed', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     await a.store.save(SOURCE, [checkpoint('100', 3)]);
     const first = (await table.get(SHARD.shardId))?.stateKey as string;
@@ -232,9 +182,7 @@ describe('LeaseCheckpointStore.save', () => {
 
 describe('LeaseCheckpointStore.get', () => {
   it('reads back exactly what was saved, from any instance', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     const b = instance(table, state, 'worker-b');
     expect(await b.store.get(SOURCE, SHARD.shardId)).toBeUndefined();
     await a.coordinator.runTakeRound();
@@ -246,9 +194,7 @@ describe('LeaseCheckpointStore.get', () => {
   });
 
   it('fails clearly, not retriable, when the lease names a state file that is missing', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, state, a } = await freshWorkerA();
     await a.coordinator.runTakeRound();
     await a.store.save(SOURCE, [checkpoint('123', 5)]);
     const stateKey = (await table.get(SHARD.shardId))?.stateKey as string;
@@ -261,9 +207,7 @@ describe('LeaseCheckpointStore.get', () => {
 
 describe('LeaseCheckpointStore ownership', () => {
   it('resumes nothing at start and answers claims, heartbeats and releases from the coordinator', async () => {
-    const table = await freshTable();
-    const state = await stateDir();
-    const a = instance(table, state, 'worker-a');
+    const { table, a } = await freshWorkerA();
     // As the pipeline calls it: the instance and clock arguments are the coordinator's business here.
     const store: PartitionCheckpointStore = a.store;
     expect(await store.load(SOURCE)).toEqual(new Map());

@@ -1,8 +1,4 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   LeaseCoordinator,
   type LeaseCoordinatorOptions,
@@ -12,60 +8,20 @@ import {
 import {
   LEASE_CHECKPOINT_SHARD_END,
   LEASE_CHECKPOINT_TRIM_HORIZON,
-  LeaseTable,
+  type LeaseTable,
 } from '../../src/leases/lease-table.js';
-
-// dynalite ships no types: a factory of a plain Node HTTP server (in-memory without a path).
-const { default: dynalite } = (await import('dynalite' as string)) as {
-  default: (options: object) => http.Server;
-};
+import { useLeaseTables } from '../support/dynalite.js';
 
 // Divisible by 3 (renewals run three times per failover period), so the fake clock stays on whole ms.
 const FAILOVER_MS = 9_000;
 
-let server: http.Server;
-let endpoint: string;
-let tableCount = 0;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-});
+const { freshTable } = useLeaseTables('coordinator');
 
 /** The time every coordinator of a test sees: moved by the test, never by waiting. */
 let now: number;
 beforeEach(() => {
   now = 1_700_000_000_000;
 });
-
-/** A fresh, ACTIVE lease table per test. */
-async function freshTable(): Promise<LeaseTable> {
-  tableCount += 1;
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
-  });
-  const table = new LeaseTable({ tableName: `coordinator-${tableCount}`, client });
-  cleanups.push(() => {
-    table.close();
-    client.destroy();
-  });
-  await table.ensureTable();
-  return table;
-}
 
 function shard(index: number, parentShardIds: string[] = []): ShardDescription {
   return {
@@ -101,6 +57,44 @@ function coordinator(
     random: seeded(worker.length * 7919 + worker.charCodeAt(worker.length - 1)),
     ...options,
   });
+}
+
+/** worker-a takes the listed shards' leases, then worker-b's first take round finds them held. */
+async function aThenB(table: LeaseTableApi, listed: ShardDescription[]) {
+  const a = coordinator(table, 'worker-a', listed);
+  await a.runTakeRound();
+  const b = coordinator(table, 'worker-b', listed);
+  await b.runTakeRound();
+  return { a, b };
+}
+
+/** As aThenB, then a stays silent for the failover time and b takes its leases over. */
+async function bTookOverFromA(table: LeaseTableApi, listed: ShardDescription[]) {
+  const { a, b } = await aThenB(table, listed);
+  now += FAILOVER_MS;
+  await b.runTakeRound();
+  return { a, b };
+}
+
+/**
+ * worker-a takes both leases of two shards and opens them; worker-b, holding none, asks for one, and a's
+ * renewal sees the request. `shardId`: the lease being handed over, still held by a.
+ */
+async function handoffRequested(table: LeaseTable, tableOfA: LeaseTableApi = table) {
+  const listed = shards(2);
+  const a = coordinator(tableOfA, 'worker-a', listed);
+  await a.runTakeRound();
+  for (const s of listed) expect(a.claim(s.shardId)).toBe(true);
+  const b = coordinator(table, 'worker-b', listed);
+  await b.runTakeRound();
+  await a.runRenewRound();
+  const requested = (await table.list()).find((lease) => lease.pendingOwner === 'worker-b');
+  return { a, b, shardId: requested?.shardId as string };
+}
+
+/** `real` with some of its methods replaced: a table that fails, stalls or waits on cue. */
+function replacing(real: LeaseTable, methods: Partial<LeaseTableApi>): LeaseTableApi {
+  return Object.assign(Object.create(real) as LeaseTable, methods);
 }
 
 /** The table's answer to who holds what: shard id → owner (undefined when free). */
@@ -240,11 +234,7 @@ describe('LeaseCoordinator taking and balancing', () => {
 
   it('a requested lease the pipeline has not opened yet is released by the renew round itself', async () => {
     const table = await freshTable();
-    const listed = shards(2);
-    const a = coordinator(table, 'worker-a', listed);
-    await a.runTakeRound();
-    const b = coordinator(table, 'worker-b', listed);
-    await b.runTakeRound();
+    const { a, b } = await aThenB(table, shards(2));
     // b has nothing and asked a for one of its two; a still holds both until it renews.
     expect(b.stats()).toMatchObject({ leasesHeld: 0, handoffsRequested: 1 });
     const requested = (await table.list()).find((lease) => lease.pendingOwner === 'worker-b');
@@ -259,16 +249,7 @@ describe('LeaseCoordinator taking and balancing', () => {
   });
 
   it('a requested lease the pipeline opened stays held until the pipeline releases it, unassigned meanwhile', async () => {
-    const table = await freshTable();
-    const listed = shards(2);
-    const a = coordinator(table, 'worker-a', listed);
-    await a.runTakeRound();
-    for (const s of listed) expect(a.claim(s.shardId)).toBe(true);
-    const b = coordinator(table, 'worker-b', listed);
-    await b.runTakeRound();
-    await a.runRenewRound();
-    const requested = (await table.list()).find((lease) => lease.pendingOwner === 'worker-b');
-    const shardId = requested?.shardId as string;
+    const { a, b, shardId } = await handoffRequested(await freshTable());
 
     // Being handed over: not read any more, not claimable, but still held for its last checkpoint.
     expect(a.assigned().has(shardId)).toBe(false);
@@ -291,10 +272,8 @@ describe('LeaseCoordinator failover', () => {
   it('takes a silent worker’s leases only after failoverMs of an unchanged counter, as observed', async () => {
     const table = await freshTable();
     const listed = shards(2);
-    const dead = coordinator(table, 'worker-dead', listed);
-    await dead.runTakeRound();
-    const b = coordinator(table, 'worker-b', listed);
-    await b.runTakeRound();
+    // worker-a takes them and is not heard from again.
+    const { b } = await aThenB(table, listed);
     expect(b.stats().leasesHeld).toBe(0);
 
     now += FAILOVER_MS - 1;
@@ -311,10 +290,7 @@ describe('LeaseCoordinator failover', () => {
   it('counts the failover time from the last renewal it saw: a live owner keeps its leases', async () => {
     const table = await freshTable();
     const listed = shards(1);
-    const a = coordinator(table, 'worker-a', listed);
-    await a.runTakeRound();
-    const b = coordinator(table, 'worker-b', listed);
-    await b.runTakeRound();
+    const { a, b } = await aThenB(table, listed);
     for (let beat = 0; beat < 6; beat++) {
       now += FAILOVER_MS / 2;
       await a.runRenewRound();
@@ -327,9 +303,8 @@ describe('LeaseCoordinator failover', () => {
   it('a worker whose renewals fail stops trusting its lease before another may take it', async () => {
     const real = await freshTable();
     let renewalsFail = false;
-    const flaky: LeaseTableApi = Object.assign(Object.create(real) as LeaseTable, {
-      renew: (...args: Parameters<LeaseTable['renew']>) =>
-        renewalsFail ? Promise.reject(new Error('socket hang up')) : real.renew(...args),
+    const flaky = replacing(real, {
+      renew: (...args) => (renewalsFail ? Promise.reject(new Error('socket hang up')) : real.renew(...args)),
     });
     const shardId = shard(0).shardId;
     const logged: string[] = [];
@@ -370,8 +345,8 @@ describe('LeaseCoordinator failover', () => {
     const shardId = shard(0).shardId;
     const b = coordinator(real, 'worker-b', [shard(0)]);
     let slowRenewal = false;
-    const slow: LeaseTableApi = Object.assign(Object.create(real) as LeaseTable, {
-      renew: async (...args: Parameters<LeaseTable['renew']>) => {
+    const slow = replacing(real, {
+      renew: async (...args) => {
         const renewed = await real.renew(...args);
         if (slowRenewal) {
           // The write landed and b saw it at once; the answer reaches a much later.
@@ -400,12 +375,7 @@ describe('LeaseCoordinator failover', () => {
   it('an owner that finds its lease taken drops it: at its renewal, and at its next take round', async () => {
     const table = await freshTable();
     const listed = shards(2);
-    const a = coordinator(table, 'worker-a', listed);
-    await a.runTakeRound();
-    const b = coordinator(table, 'worker-b', listed);
-    await b.runTakeRound();
-    now += FAILOVER_MS;
-    await b.runTakeRound();
+    const { a, b } = await bTookOverFromA(table, listed);
     expect(b.stats().leasesHeld).toBe(2);
 
     // a was paused (no renewal) past the failover time; its clock does not tell it anything else.
@@ -420,12 +390,7 @@ describe('LeaseCoordinator failover', () => {
 
   it('loses a lease at its take round when the table shows another owner', async () => {
     const table = await freshTable();
-    const a = coordinator(table, 'worker-a', shards(1));
-    await a.runTakeRound();
-    const b = coordinator(table, 'worker-b', shards(1));
-    await b.runTakeRound();
-    now += FAILOVER_MS;
-    await b.runTakeRound();
+    const { a, b } = await bTookOverFromA(table, shards(1));
     await a.runTakeRound();
     expect(a.stats()).toMatchObject({ leasesHeld: 0, lost: 1 });
     expect(a.holds(shard(0).shardId)).toBe(false);
@@ -503,8 +468,8 @@ describe('LeaseCoordinator checkpoints', () => {
     const gate = new Promise<void>((resolve) => {
       letTakeGo = resolve;
     });
-    const gated: LeaseTableApi = Object.assign(Object.create(real) as LeaseTable, {
-      take: async (...args: Parameters<LeaseTable['take']>) => {
+    const gated = replacing(real, {
+      take: async (...args) => {
         takeStarted();
         await gate;
         return real.take(...args);
@@ -532,8 +497,8 @@ describe('LeaseCoordinator races', () => {
     const all = new Promise<void>((resolve) => {
       open = resolve;
     });
-    return Object.assign(Object.create(real) as LeaseTable, {
-      take: async (...args: Parameters<LeaseTable['take']>) => {
+    return replacing(real, {
+      take: async (...args) => {
         waiting += 1;
         if (waiting === parties) open();
         await all;
@@ -547,21 +512,13 @@ describe('LeaseCoordinator races', () => {
   it('a take round while a handed-over lease is being released does not take it back', async () => {
     const real = await freshTable();
     let releaseArrives: Promise<void> = Promise.resolve();
-    const slowRelease: LeaseTableApi = Object.assign(Object.create(real) as LeaseTable, {
-      release: async (...args: Parameters<LeaseTable['release']>) => {
+    const slowRelease = replacing(real, {
+      release: async (...args) => {
         await releaseArrives;
         return real.release(...args);
       },
     });
-    const listed = shards(2);
-    const a = coordinator(slowRelease, 'worker-a', listed);
-    await a.runTakeRound();
-    for (const s of listed) expect(a.claim(s.shardId)).toBe(true);
-    const b = coordinator(real, 'worker-b', listed);
-    await b.runTakeRound();
-    await a.runRenewRound();
-    const requested = (await real.list()).find((lease) => lease.pendingOwner === 'worker-b');
-    const shardId = requested?.shardId as string;
+    const { a, b, shardId } = await handoffRequested(real, slowRelease);
     expect(a.assigned().has(shardId)).toBe(false);
 
     // The pipeline hands it over; a's take timer fires while that release is on its way.

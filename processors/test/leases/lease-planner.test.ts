@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type LeasePlanInput, planLeases } from '../../src/leases/lease-planner.js';
-import {
-  LEASE_CHECKPOINT_SHARD_END,
-  LEASE_CHECKPOINT_TRIM_HORIZON,
-  type ShardLease,
-} from '../../src/leases/lease-table.js';
+import { LEASE_CHECKPOINT_SHARD_END, type ShardLease } from '../../src/leases/lease-table.js';
+import { lease } from '../support/leases.js';
 
 const ME = 'worker-me';
-
-function lease(shardId: string, fields: Partial<ShardLease> = {}): ShardLease {
-  return {
-    shardId,
-    owner: undefined,
-    counter: 0,
-    checkpoint: LEASE_CHECKPOINT_TRIM_HORIZON,
-    stateKey: undefined,
-    parentShardIds: [],
-    hashKeyRange: { start: '0', end: '99' },
-    pendingOwner: undefined,
-    ...fields,
-  };
-}
 
 /** `count` leases named `<prefix>0…` owned by `owner` (undefined: free). */
 function leases(prefix: string, count: number, owner?: string): ShardLease[] {

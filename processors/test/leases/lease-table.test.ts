@@ -1,81 +1,21 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   type AttributeValue,
   CreateTableCommand,
   DescribeTableCommand,
-  DynamoDBClient,
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LEASE_CHECKPOINT_SHARD_END,
   LEASE_CHECKPOINT_TRIM_HORIZON,
-  LeaseTable,
+  type LeaseTable,
   LeaseTableError,
   type ShardLease,
 } from '../../src/leases/lease-table.js';
+import { startDynalite, useLeaseTables } from '../support/dynalite.js';
+import { lease } from '../support/leases.js';
 
-// dynalite ships no types: a factory of a plain Node HTTP server (in-memory without a path).
-const { default: dynalite } = (await import('dynalite' as string)) as {
-  default: (options: object) => http.Server;
-};
-
-interface Server {
-  server: http.Server;
-  endpoint: string;
-}
-
-async function startDynalite(createTableMs: number): Promise<Server> {
-  const server = dynalite({ createTableMs, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-let local: Server;
-const cleanups: (() => void)[] = [];
-let tableCount = 0;
-
-beforeAll(async () => {
-  local = await startDynalite(0);
-});
-
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
-
-afterAll(async () => {
-  await new Promise<void>((resolve, reject) =>
-    local.server.close((error) => (error ? reject(error) : resolve())),
-  );
-});
-
-function dynamoClient(endpoint = local.endpoint): DynamoDBClient {
-  const client = new DynamoDBClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
-  });
-  cleanups.push(() => client.destroy());
-  return client;
-}
-
-function leaseTable(tableName: string, client = dynamoClient()): LeaseTable {
-  const table = new LeaseTable({ tableName, client });
-  cleanups.push(() => table.close());
-  return table;
-}
-
-/** A fresh, ACTIVE lease table per test. */
-async function freshTable(): Promise<LeaseTable> {
-  tableCount += 1;
-  const table = leaseTable(`leases-${tableCount}`);
-  await table.ensureTable();
-  return table;
-}
+const { client: dynamoClient, leaseTable, freshTable } = useLeaseTables('leases');
 
 async function createLease(table: LeaseTable, shardId: string, parentShardIds: string[] = []) {
   expect(
@@ -111,7 +51,7 @@ describe('ensureTable', () => {
       expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
       expect(await first.create(lease('shardId-000000000000'))).toBe(true);
     } finally {
-      await new Promise<void>((resolve) => slow.server.close(() => resolve()));
+      await slow.close();
     }
   });
 
@@ -133,15 +73,6 @@ describe('ensureTable', () => {
     expect((error as Error).message).toMatch(/key must be leaseKey .*found id HASH/);
   });
 });
-
-function lease(shardId: string) {
-  return {
-    shardId,
-    checkpoint: LEASE_CHECKPOINT_TRIM_HORIZON,
-    parentShardIds: [],
-    hashKeyRange: { start: '0', end: '99' },
-  };
-}
 
 describe('storeId', () => {
   it('is fixed on first use and the same for every instance, even when first asked concurrently', async () => {
@@ -355,13 +286,13 @@ describe('errors', () => {
     );
     expect((error as Error).cause).toMatchObject({ name: 'ResourceNotFoundException' });
     // Conditional writes too: only a failed condition is a lost race.
-    await expect(table.take(fakeLease('shardId-000000000000'), 'worker-a')).rejects.toThrow(LeaseTableError);
+    await expect(table.take(lease('shardId-000000000000'), 'worker-a')).rejects.toThrow(LeaseTableError);
   });
 
   it('reports an unreachable endpoint as a retriable LeaseTableError', async () => {
     // A port nothing listens on: the one the test server had before it was closed.
-    const closed = await startDynalite(0);
-    await new Promise<void>((resolve) => closed.server.close(() => resolve()));
+    const closed = await startDynalite();
+    await closed.close();
     const table = leaseTable('leases', dynamoClient(closed.endpoint));
     const error = await table.get('shardId-000000000000').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LeaseTableError);
@@ -401,16 +332,3 @@ describe('errors', () => {
     }
   });
 });
-
-function fakeLease(shardId: string): ShardLease {
-  return {
-    shardId,
-    owner: undefined,
-    counter: 0,
-    checkpoint: LEASE_CHECKPOINT_TRIM_HORIZON,
-    stateKey: undefined,
-    parentShardIds: [],
-    hashKeyRange: { start: '0', end: '99' },
-    pendingOwner: undefined,
-  };
-}
