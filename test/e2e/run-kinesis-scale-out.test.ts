@@ -507,6 +507,15 @@ async function stopAndCompare(fleet: Fleet, workload: Workload): Promise<void> {
   expectNoMismatches(await lakeMismatches(fleet, workload));
 }
 
+/** A figure of an instance's `genai_pipeline_source{figure}` gauge on /metrics (lease figures among them). */
+async function sourceFigure(instance: Instance, figure: string): Promise<number> {
+  const text = await (await fetch(`${instance.pipeline.url}/metrics`)).text();
+  const line = new RegExp(`^genai_pipeline_source\\{figure="${figure}"\\} (\\d+)$`, 'm').exec(text);
+  if (line === null)
+    throw new Error(`${instance.id}: no genai_pipeline_source{figure="${figure}"} on /metrics`);
+  return Number(line[1]);
+}
+
 /** The shards an instance's log says it took a lease of: free, released, or from a silent owner. */
 const leasesTaken = (instance: Instance) => [
   ...instance.pipeline.stderr().matchAll(/lease (shardId-\d+): taken (?:\(checkpoint|over from)/g),
@@ -544,6 +553,13 @@ describe('run --source kinesis with shard leases, several instances', () => {
           .filter((instance) => leasesTaken(instance).length === 0)
           .map(({ id }) => `${id} took none`),
       );
+      // ... and /metrics shows the shares settled: 2 + 1 + 1 of the four leases.
+      await waitFor(fleet, 'the instances hold 2, 1 and 1 leases (/metrics)', async () => {
+        const held = await Promise.all(
+          fleet.instances.map((instance) => sourceFigure(instance, 'leases_held')),
+        );
+        return held.sort().join(',') === '1,1,2' ? [] : [`leases held: ${held.join(', ')}`];
+      });
       await stopAndCompare(fleet, workload);
     },
     TIMEOUT_MS,
@@ -587,6 +603,10 @@ describe('run --source kinesis with shard leases, several instances', () => {
       ).toBeGreaterThan(0);
       const ownersNow = await leaseOwners(dynamo.client, fleet.leaseTable);
       expect([...ownersNow].filter(([, owner]) => owner === victim.id)).toEqual([]);
+      // /metrics counts those takeovers on the survivors that made them.
+      let counted = 0;
+      for (const instance of alive(fleet)) counted += await sourceFigure(instance, 'lease_takeovers');
+      expect(counted).toBeGreaterThanOrEqual(new Set(takenOver).size);
       await stopAndCompare(fleet, workload);
     },
     TIMEOUT_MS,
