@@ -59,6 +59,12 @@ export class ResultFanOut implements ProcessorOutput {
     await this.drainWindows();
   }
 
+  /** Writes nothing more (another instance took the partition over): see LakeSink.abandon. */
+  abandon(): void {
+    this.lake.abandon();
+    this.pendingWindows = [];
+  }
+
   /** Everything delivered: every lake file stored and every metric sink acknowledged. */
   async flush(): Promise<void> {
     await this.lake.flush();

@@ -151,6 +151,11 @@ export class PartitionPipeline {
     await this.output.afterBatch(this.processor.watermark);
   }
 
+  /** Another instance owns the partition now: what is buffered or queued here is never written. */
+  abandon(): void {
+    this.output.abandon();
+  }
+
   /**
    * Delivers everything processed so far (every lake file stored, every metric sink acknowledged) and
    * returns the checkpoint that covers it; undefined when the partition has processed nothing yet.

@@ -290,8 +290,8 @@ export class Pipeline {
   private async keepOwnership(): Promise<void> {
     const { source, checkpoints } = this.options;
     for (const partition of this.lost) {
-      if (this.partitions.delete(partition)) {
-        this.log(`partition ${partition}: another instance took it over; dropped without writing more`);
+      if (this.partitions.has(partition)) {
+        this.drop(partition, 'another instance took it over');
       }
     }
     this.lost.clear();
@@ -312,9 +312,16 @@ export class Pipeline {
    */
   private stillHeld(partition: string): boolean {
     if (this.options.checkpoints.holds?.(partition) !== false) return true;
-    this.partitions.delete(partition);
-    this.log(`partition ${partition}: its lease is no longer held here; dropped without writing more`);
+    this.drop(partition, 'its lease is no longer held here');
     return false;
+  }
+
+  /** Forgets a partition another instance owns now, and stops its queued lake writes. */
+  private drop(partition: string, why: string): void {
+    this.partitions.get(partition)?.abandon();
+    this.partitions.delete(partition);
+    this.lag.delete(partition);
+    this.log(`partition ${partition}: ${why}; dropped without writing more`);
   }
 
   /** Renews ownership of the open partitions; notes the ones another instance took. */

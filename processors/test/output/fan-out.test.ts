@@ -61,6 +61,18 @@ describe('ResultFanOut', () => {
     expect(await readdir(join(dir, 'rollups_1m/dt=2025-01-01/hour=10'))).toHaveLength(1);
   });
 
+  it('abandon: windows not yet delivered go nowhere, to the lake or the metric sinks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fan-out-'));
+    const lake = new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'src' });
+    const sink = recordingSink();
+    const fanOut = new ResultFanOut(lake, [sink]);
+    fanOut.windowClosed(windowAt(H0));
+    fanOut.abandon();
+    await fanOut.flush();
+    expect(sink.written).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('writes an hour partition of the lake once the watermark has passed it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fan-out-'));
     const lake = new LakeSink({ store: new LocalLakeStore(dir), sourceId: 'src' });

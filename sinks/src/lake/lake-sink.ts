@@ -125,6 +125,8 @@ export class LakeSink {
   private readonly writing = new SerialQueue();
   /** A write that failed in the background, reported by the next call. */
   private backgroundFailure: { error: unknown } | undefined;
+  /** Another writer owns this source now: nothing more is written. */
+  private abandoned = false;
 
   constructor(opts: LakeSinkOptions) {
     assertSafeSourceId(opts.sourceId);
@@ -447,12 +449,25 @@ export class LakeSink {
     return this.writing.run(() => this.writePending());
   }
 
+  /**
+   * Stops writing for good: buffered rows and queued files are dropped, and writes not yet started
+   * never start (a write already under way finishes). For a partition another instance took over: it
+   * writes those rows again from its checkpoint, under the same names.
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.buffers.clear();
+    this.pending.length = 0;
+    this.openRows = 0;
+    this.pendingRows = 0;
+  }
+
   private async writePending(): Promise<void> {
     const files = [...this.pending];
     let next = 0;
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {
-      while (failure === undefined && next < files.length) {
+      while (failure === undefined && next < files.length && !this.abandoned) {
         const file = files[next++] as PendingFile;
         try {
           await this.store.put(file.relativePath, await this.encoder.encode(file.table, file.batches));
@@ -460,8 +475,12 @@ export class LakeSink {
           failure ??= { error };
           return;
         }
-        this.pending.splice(this.pending.indexOf(file), 1);
-        this.pendingRows -= file.rows;
+        // Gone from the queue only if abandoned meanwhile.
+        const queued = this.pending.indexOf(file);
+        if (queued >= 0) {
+          this.pending.splice(queued, 1);
+          this.pendingRows -= file.rows;
+        }
         this.filesWritten++;
         this.rowsWritten[file.table] += file.rows;
       }

@@ -417,6 +417,25 @@ describe('LakeSink', () => {
       expect(lake.stats().filesWritten).toBe(2);
     });
 
+    it('abandon: a write under way finishes; queued files and buffered rows are never written', async () => {
+      const { encoder, release, waiting } = gatedEncoder();
+      // Concurrent writes take the first files; the rest stay queued behind them.
+      const lake = sink({ maxRowsPerFile: 1, maxPendingRows: 100, encoder });
+      for (let i = 0; i < 12; i++) lake.append('invocations', i, [invocation(H0 + i, i)]);
+      await lake.flushReady();
+      lake.append('invocations', 12, [invocation(H0 + 12, 12)]);
+      const underWay = waiting();
+      expect(underWay).toBeGreaterThan(0);
+      expect(underWay).toBeLessThan(12);
+      lake.abandon();
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      await lake.flush();
+      expect(await countRows('invocations')).toBe(underWay);
+      expect(lake.stats().bufferedRows).toBe(0);
+    });
+
     it('reports a background failure on the next call and keeps the file for a retry', async () => {
       let failures = 1;
       const store: LakeStore = {
