@@ -89,6 +89,11 @@ export class LeaseCheckpointStore implements PartitionCheckpointStore {
     return this.options.coordinator.holds(shardId);
   }
 
+  /** The final state of a shard whose lease is gone (expired from the stream): no child will read it now. */
+  async forget(lease: { stateKey: string | undefined }): Promise<void> {
+    if (lease.stateKey !== undefined) await this.removeQuietly(lease.stateKey);
+  }
+
   /** A state file no lease names any more: left behind if removing it fails (it is never read). */
   private async removeQuietly(key: string): Promise<void> {
     await this.options.state.remove(key).catch((error: Error) => {

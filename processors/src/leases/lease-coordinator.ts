@@ -43,6 +43,8 @@ export interface LeaseCoordinatorOptions {
   clock?: () => number;
   random?: () => number;
   log?: (line: string) => void;
+  /** The lease of an ended shard the stream no longer lists was deleted (its state is not needed any more). */
+  onLeaseDeleted?: (lease: ShardLease) => Promise<void>;
 }
 
 /** Read-only numbers for /metrics. */
@@ -297,7 +299,7 @@ export class LeaseCoordinator implements ShardAssignment {
     }
     for (const lease of known.values()) {
       if (!listed.has(lease.shardId) && lease.checkpoint === LEASE_CHECKPOINT_SHARD_END) {
-        await this.table.delete(lease.shardId);
+        if (await this.table.delete(lease.shardId)) await this.options.onLeaseDeleted?.(lease);
       }
     }
   }

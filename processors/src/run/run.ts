@@ -319,13 +319,15 @@ async function openShardLeases(config: RunConfig, log: (line: string) => void): 
     streamName: config.kinesisStream as string,
     assignment: { assigned: () => coordinator.assigned() },
   });
-  const coordinator = new LeaseCoordinator({
+  const coordinator: LeaseCoordinator = new LeaseCoordinator({
     table,
     worker: config.instanceId,
     listShards: () => source.describeShards(),
     failoverMs: config.ownershipTimeoutSeconds * 1000,
     log,
+    onLeaseDeleted: (lease) => checkpoints.forget(lease),
   });
+  const checkpoints = new LeaseCheckpointStore({ coordinator, table, state, log });
   try {
     await coordinator.start();
     const storeId = await table.storeId();
@@ -335,7 +337,7 @@ async function openShardLeases(config: RunConfig, log: (line: string) => void): 
     return {
       source,
       coordinator,
-      checkpoints: new LeaseCheckpointStore({ coordinator, table, state, log }),
+      checkpoints,
       storeId,
       async close() {
         // The pipeline released the shards it had open; the coordinator lets go of the rest.

@@ -205,6 +205,19 @@ describe('LeaseCheckpointStore.get', () => {
   });
 });
 
+describe('LeaseCheckpointStore.forget', () => {
+  it('removes the final state of a lease that was deleted; a lease without state is fine', async () => {
+    const { table, state, a } = await freshWorkerA();
+    await a.coordinator.runTakeRound();
+    await a.store.save(SOURCE, [checkpoint('SHARD_END', 9, true)]);
+    const ended = await table.get(SHARD.shardId);
+    expect(await filesIn(state)).toHaveLength(1);
+    await a.store.forget({ stateKey: ended?.stateKey });
+    expect(await filesIn(state)).toEqual([]);
+    await a.store.forget({ stateKey: undefined });
+  });
+});
+
 describe('LeaseCheckpointStore ownership', () => {
   it('resumes nothing at start and answers claims, heartbeats and releases from the coordinator', async () => {
     const { table, a } = await freshWorkerA();

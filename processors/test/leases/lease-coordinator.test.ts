@@ -431,7 +431,12 @@ describe('LeaseCoordinator checkpoints', () => {
     const parent = shard(0);
     const children = [shard(1, [parent.shardId]), shard(2, [parent.shardId])];
     let listed = [parent, ...children];
-    const a = coordinator(table, 'worker-a', () => listed);
+    const deleted: (string | undefined)[] = [];
+    const a = coordinator(table, 'worker-a', () => listed, {
+      onLeaseDeleted: async (lease) => {
+        deleted.push(lease.stateKey);
+      },
+    });
     const b = coordinator(table, 'worker-b', () => listed);
     await a.runTakeRound();
     await b.runTakeRound();
@@ -452,10 +457,13 @@ describe('LeaseCoordinator checkpoints', () => {
     expect(taken).toEqual(children.map((c) => c.shardId));
     expect((await table.get(parent.shardId))?.owner).toBeUndefined();
 
-    // Once the stream no longer lists the ended parent, its lease goes; the children's stay.
+    // Once the stream no longer lists the ended parent, its lease goes (and with it its final state);
+    // the children's stay.
+    expect(deleted).toEqual([]);
     listed = children;
     await a.runTakeRound();
     expect((await table.list()).map((lease) => lease.shardId).sort()).toEqual(children.map((c) => c.shardId));
+    expect(deleted).toEqual(['state/final']);
   });
 
   it('stop() waits for a take under way, then releases what it took; no take starts after it', async () => {
