@@ -50,7 +50,7 @@ export function addRunCommand(program: Command): void {
     )
     .option(
       '--kinesis-shard-state <dir|s3-uri>',
-      'with a lease table: where shard state goes, reachable by every instance (default <state-dir>/shards)',
+      'with a lease table (required): where shard state goes, s3://bucket/prefix or a directory every instance reaches',
     )
     .option('--kafka-brokers <list>', 'with --source kafka: host:port,...')
     .option('--kafka-topic <topic>', 'with --source kafka')

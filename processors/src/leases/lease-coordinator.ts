@@ -276,7 +276,7 @@ export class LeaseCoordinator implements ShardAssignment {
       }
     }
     const wanted = plan.requestHandoff;
-    if (wanted !== undefined && (await this.table.requestHandoff(wanted, this.worker))) {
+    if (wanted !== undefined && !this.stopped && (await this.table.requestHandoff(wanted, this.worker))) {
       this.counts.handoffsRequested++;
       this.log(
         `lease ${wanted.shardId}: asked ${wanted.owner} to hand it over (${plan.held} held, share ${plan.target})`,

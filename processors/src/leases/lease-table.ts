@@ -26,8 +26,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { isRetriableError } from '@genai-pipeline/schemas';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
 /** The checkpoint of a lease no record of which has been processed yet. */
+/** A read (Scan, GetItem) is tried up to three times; a conditional write once (see the client). */
+const READ_RETRY = retry(
+  handleWhen((error) => error instanceof LeaseTableError && error.retriable),
+  { maxAttempts: 2, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
+);
+
 export const LEASE_CHECKPOINT_TRIM_HORIZON = 'TRIM_HORIZON';
 /** The checkpoint of a closed shard read to its end: its children may start. */
 export const LEASE_CHECKPOINT_SHARD_END = 'SHARD_END';
@@ -174,7 +181,7 @@ export class LeaseTable {
     const leases: ShardLease[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const page: ScanCommandOutput = await this.request('list the leases', () =>
+      const page: ScanCommandOutput = await this.read('list the leases', () =>
         this.client.send(
           new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }),
         ),
@@ -189,7 +196,7 @@ export class LeaseTable {
 
   /** One lease (consistent GetItem), undefined if absent. */
   async get(shardId: string): Promise<ShardLease | undefined> {
-    const { Item } = await this.request(`read the lease of ${shardId}`, () =>
+    const { Item } = await this.read(`read the lease of ${shardId}`, () =>
       this.client.send(
         new GetItemCommand({ TableName: this.tableName, Key: key(shardId), ConsistentRead: true }),
       ),
@@ -371,6 +378,14 @@ export class LeaseTable {
         false,
       );
     }
+  }
+
+  /**
+   * A read, tried again after a retriable failure (with jittered backoff): reads are idempotent, and a
+   * claim or takeover that fails on one throttled read would stop the pipeline.
+   */
+  private async read<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return READ_RETRY.execute(() => this.request(what, run));
   }
 
   private async request<T>(what: string, run: () => Promise<T>): Promise<T> {

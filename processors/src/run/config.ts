@@ -60,7 +60,7 @@ export const RUN_CONFIG_SCHEMA = z
      * the stream's shards. Without it one instance reads every shard.
      */
     kinesisLeaseTable: z.string().min(3).max(255).optional(),
-    /** With a lease table: where shard state goes, a directory or s3://bucket/prefix every instance reaches. */
+    /** With a lease table (required then): where shard state goes, s3://bucket/prefix or a directory every instance reaches. */
     kinesisShardState: z.string().min(1).optional(),
     kafkaBrokers: stringList.optional(),
     kafkaTopic: z.string().min(1).optional(),
@@ -88,7 +88,9 @@ export const RUN_CONFIG_SCHEMA = z
       }
     };
     if (config.source === 'kinesis') need(config.kinesisStream, 'kinesis-stream');
+    // Every instance must reach the shard state: a per-host default would fail at the first takeover.
     if (config.kinesisShardState !== undefined) need(config.kinesisLeaseTable, 'kinesis-lease-table');
+    if (config.kinesisLeaseTable !== undefined) need(config.kinesisShardState, 'kinesis-shard-state');
     if (config.source === 'kafka') {
       need(config.kafkaBrokers, 'kafka-brokers');
       need(config.kafkaTopic, 'kafka-topic');

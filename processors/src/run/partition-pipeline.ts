@@ -119,6 +119,11 @@ export class PartitionPipeline {
     return { pipeline: new PartitionPipeline(options, start), filesRemoved };
   }
 
+  /** Where the records processed so far end (the source position); undefined before the first batch. */
+  get resumePosition(): string | undefined {
+    return this.position;
+  }
+
   get counters(): Readonly<ProcessorCounters> {
     return this.processor.counters;
   }

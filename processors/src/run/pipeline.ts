@@ -172,7 +172,16 @@ export class Pipeline {
           continue;
         }
       }
-      if (this.movable && this.partitions.has(batch.partition) && !this.stillHeld(batch.partition)) continue;
+      const open = this.partitions.get(batch.partition);
+      if (this.movable && open !== undefined) {
+        if (!this.stillHeld(batch.partition)) continue;
+        // The source restarted the partition elsewhere (its assignment blinked): go on from here.
+        const at = open.resumePosition;
+        if (batch.after !== undefined && at !== undefined && batch.after !== at) {
+          this.options.source.seek?.(batch.partition, at);
+          continue;
+        }
+      }
       const partition = await this.openPartition(batch.partition);
       const before = { ...partition.counters };
       try {
@@ -200,12 +209,13 @@ export class Pipeline {
       throw new Error(`partition ${partition.partition}: ended without a position`);
     const owner = this.movable ? this.instanceId : undefined;
     const notOwned = await checkpoints.save(source.name, [checkpoint], owner);
-    this.partitions.delete(partition.partition);
-    this.lag.delete(partition.partition);
     if (notOwned.length > 0) {
-      this.log(`partition ${partition.partition}: ended, but another instance took it over first`);
+      // Whoever holds it next reads the end again from the last checkpoint and finishes it.
+      this.drop(partition.partition, 'ended, but its lease is not held here any more');
       return;
     }
+    this.partitions.delete(partition.partition);
+    this.lag.delete(partition.partition);
     if (owner !== undefined) await checkpoints.release(source.name, partition.partition, owner);
     this.ended.add(partition.partition);
     this.log(
@@ -316,12 +326,20 @@ export class Pipeline {
     return false;
   }
 
-  /** Forgets a partition another instance owns now, and stops its queued lake writes. */
+  /**
+   * Forgets a partition another instance owns now (or may at any moment), and stops its queued lake
+   * writes. Its ownership is given up too, should it still be held here after all (a lapse in
+   * renewals): whoever takes it next resumes from its checkpoint, so it never sits unread.
+   */
   private drop(partition: string, why: string): void {
     this.partitions.get(partition)?.abandon();
     this.partitions.delete(partition);
     this.lag.delete(partition);
     this.log(`partition ${partition}: ${why}; dropped without writing more`);
+    const { source, checkpoints } = this.options;
+    checkpoints.release(source.name, partition, this.instanceId).catch((error: Error) => {
+      this.log(`partition ${partition}: letting go failed (its lease expires instead): ${error.message}`);
+    });
   }
 
   /** Renews ownership of the open partitions; notes the ones another instance took. */

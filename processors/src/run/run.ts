@@ -306,7 +306,7 @@ interface ShardLeases {
  */
 async function openShardLeases(config: RunConfig, log: (line: string) => void): Promise<ShardLeases> {
   const table = new LeaseTable({ tableName: config.kinesisLeaseTable as string });
-  const stateUri = config.kinesisShardState ?? join(config.stateDir, 'shards');
+  const stateUri = config.kinesisShardState as string;
   let state: ReadableLakeStore & { destroy?: () => void };
   if (stateUri.startsWith('s3://')) {
     state = S3LakeStore.fromConfig(parseS3LakeConfig({ uri: stateUri }));

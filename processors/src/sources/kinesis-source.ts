@@ -88,6 +88,9 @@ export class KinesisSourceError extends Error {
   }
 }
 
+/** Least time between listings when an assigned shard is not listed yet (ListShards allows 100 calls a second per account). */
+const UNKNOWN_SHARD_RELIST_MS = 1_000;
+
 /** GetRecords returns at most 10 000 records a call (Kinesis API reference). */
 const MAX_RECORDS_PER_GET = 10_000;
 
@@ -139,6 +142,7 @@ export class KinesisSource implements Source {
   readonly seek?: (partition: string, position: string) => void;
   private startPositions: ReadonlyMap<string, string> | undefined;
   private nextListAt = 0;
+  private lastListedAt = Number.NEGATIVE_INFINITY;
   private listFailures = 0;
   private retriedErrors = 0;
   private polling = false;
@@ -360,8 +364,10 @@ export class KinesisSource implements Source {
   }
 
   /**
-   * Starts reading the shards newly assigned here, from where their leases say, and stops reading
-   * those no longer assigned. A shard not listed yet makes the listing run now.
+   * Starts reading the shards newly assigned here and stops reading those no longer assigned. A shard
+   * read here before goes on from where this source got to (the pipeline seeks it back to the
+   * checkpoint when it reopens the shard from there); another starts where its lease says. A shard not
+   * listed yet makes the listing run soon.
    */
   private followAssignment(): void {
     if (this.assignment === undefined) return;
@@ -369,13 +375,13 @@ export class KinesisSource implements Source {
     for (const [id, startAfter] of assigned) {
       const shard = this.shards.get(id);
       if (shard === undefined) {
-        this.nextListAt = 0;
+        this.nextListAt = Math.min(this.nextListAt, this.lastListedAt + UNKNOWN_SHARD_RELIST_MS);
         continue;
       }
       if (shard.assigned) continue;
       Object.assign(shard, {
         assigned: true,
-        resumeAfter: startAfter,
+        resumeAfter: shard.resumeAfter ?? startAfter,
         iterator: undefined,
         ended: false,
         notBefore: 0,
@@ -456,7 +462,8 @@ export class KinesisSource implements Source {
       );
     }
     this.listFailures = 0;
-    this.nextListAt = Date.now() + this.shardListIntervalMs;
+    this.lastListedAt = Date.now();
+    this.nextListAt = this.lastListedAt + this.shardListIntervalMs;
     const listedIds = new Set<string>();
     for (const shard of listed) {
       if (shard.ShardId === undefined) continue;

@@ -302,6 +302,40 @@ describe('errors', () => {
     );
   });
 
+  it('tries a throttled read again, but never a conditional write', async () => {
+    const table = await freshTable();
+    const shardId = 'shardId-000000000000';
+    await table.create({
+      shardId,
+      checkpoint: 'TRIM_HORIZON',
+      parentShardIds: [],
+      hashKeyRange: { start: '0', end: '9' },
+    });
+    const dynamo = dynamoClient();
+    const real = dynamo.send.bind(dynamo);
+    let throttle = 0;
+    const sent: string[] = [];
+    // Each read and write below meets one throttling answer first.
+    dynamo.send = (async (command: { constructor: { name: string } }) => {
+      sent.push(command.constructor.name);
+      if (throttle-- > 0) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      return real(command as never);
+    }) as typeof dynamo.send;
+    const throttled = leaseTable(table.tableName, dynamo);
+    throttle = 1;
+    expect((await throttled.get(shardId))?.shardId).toBe(shardId);
+    throttle = 1;
+    expect((await throttled.list()).map((l) => l.shardId)).toEqual([shardId]);
+    expect(sent).toEqual(['GetItemCommand', 'GetItemCommand', 'ScanCommand', 'ScanCommand']);
+    // A write that may have landed must not be sent twice: its retry would fail its own condition.
+    throttle = 1;
+    const observed = (await throttled.get(shardId)) as ShardLease;
+    throttle = 1;
+    const error = await throttled.take(observed, 'worker-a').catch((e: unknown) => e);
+    expect((error as LeaseTableError).retriable).toBe(true);
+    expect(sent.filter((name) => name === 'UpdateItemCommand')).toHaveLength(1);
+  });
+
   it.each<[string, AttributeValue | undefined, RegExp]>([
     ['leaseCounter', undefined, /attribute leaseCounter must be a non-negative integer/],
     ['leaseCounter', { S: '3' }, /attribute leaseCounter must be a non-negative integer/],

@@ -132,6 +132,24 @@ describe('resolveRunConfig', () => {
     );
   });
 
+  test('a Kinesis lease table and the shard state every instance reaches go together', () => {
+    const kinesis = { source: 'kinesis', kinesisStream: 'events' };
+    expect(() => resolve({ ...kinesis, kinesisLeaseTable: 'leases' })).toThrow(
+      /--source kinesis needs --kinesis-shard-state/,
+    );
+    expect(() => resolve({ ...kinesis, kinesisShardState: 's3://b/state' })).toThrow(
+      /--source kinesis needs --kinesis-lease-table/,
+    );
+    const shared = resolve(kinesis, {
+      GENAI_PIPELINE_KINESIS_LEASE_TABLE: 'leases',
+      GENAI_PIPELINE_KINESIS_SHARD_STATE: 's3://b/state',
+    });
+    expect([shared.kinesisLeaseTable, shared.kinesisShardState]).toEqual(['leases', 's3://b/state']);
+    expect(() => resolve({ ...kinesis, kinesisLeaseTable: 'ab', kinesisShardState: '/x' })).toThrow(
+      /kinesisLeaseTable|kinesis-lease-table/,
+    );
+  });
+
   test('--source kinesis needs a stream; --source kafka needs brokers and a topic', () => {
     expect(() => resolve({ source: 'kinesis' })).toThrow(/--source kinesis needs --kinesis-stream/);
     expect(resolve({ source: 'kinesis', kinesisStream: 'events' }).kinesisStream).toBe('events');

@@ -291,6 +291,7 @@ class GroupSource implements Source {
           .slice(from, to)
           .map((text) => ({ record: { format: 'json', text }, receivedAt: RECEIVED_AT })),
         position: String(to),
+        ...(from > 0 ? { after: String(from) } : {}),
       });
     }
     return batches;
@@ -386,6 +387,54 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     await b.stop();
     await checkpoints.close();
     expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
+  });
+
+  test('an open partition the source restarts from an older position is sought back: nothing is processed twice', async () => {
+    const referenceLake = await singleInstanceLake();
+    const lake = await mkdtemp(join(tmpdir(), 'blink-lake-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'blink-state-')));
+    const source = new GroupSource(partitions, ['t.0', 't.1']);
+    const a = instance(source, checkpoints, lake, 'a');
+    await a.start();
+    for (let i = 0; i < 3; i++) await a.step();
+    await a.checkpoint();
+    for (let i = 0; i < 3; i++) await a.step();
+    // The source starts t.1 over from the checkpoint (its assignment blinked) while t.1 stays open here.
+    const checkpointed = (await checkpoints.get(source.name, 't.1'))?.position as string;
+    source.seek('t.1', checkpointed);
+    await drainAll(a);
+    await a.stop();
+    await checkpoints.close();
+    const stats = a.partitionStats().find((p) => p.partition === 't.1');
+    expect(stats?.counters.events).toBe(partitions['t.1']?.length);
+    expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
+  });
+
+  test('a partition dropped because its ownership lapsed is let go, so another instance claims it at once', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'lapse-lake-'));
+    const real = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'lapse-state-')));
+    let lapsed = false;
+    // The store as a lease store behaves during a lapse in renewals: it cannot vouch for t.1 any more.
+    const lapsing = Object.assign(Object.create(real) as CheckpointStore, {
+      holds: (partition: string) => !(lapsed && partition === 't.1'),
+    });
+    const a = testPipeline({
+      source: new GroupSource(partitions, ['t.0', 't.1']),
+      checkpoints: lapsing,
+      store: new LocalLakeStore(lake),
+      maxPollRecords: 113,
+      instanceId: 'a',
+    });
+    await a.start();
+    for (let i = 0; i < 3; i++) await a.step();
+    lapsed = true;
+    await a.step();
+    expect(a.partitionStats().map((p) => p.partition)).toEqual(['t.0']);
+    // Released (the drop lets go in the background): no waiting for the ownership timeout.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await real.claim('kafka:t', 't.1', 'b', Date.now(), Number.POSITIVE_INFINITY)).toBe(true);
+    await a.stop();
+    await real.close();
   });
 
   test('a claim is given up when the partition is assigned elsewhere again while waiting', async () => {
