@@ -1,48 +1,24 @@
 /** A Kinesis stream on kinesalite (a Kinesis API server, in-process) and a writer that keeps per-shard order. */
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   KinesisClient,
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { type LocalAwsServer, startLocalAwsServer } from './local-aws.js';
 
 // kinesalite ships no types: a factory of a plain Node HTTP server.
 const { default: kinesalite } = (await import('kinesalite' as string)) as {
   default: (options: object) => http.Server;
 };
 
-export interface KinesaliteServer {
-  endpoint: string;
-  /** An SDK client over HTTP/1.1 (the SDK's default HTTP/2 handler does not work with kinesalite), no SDK retries. */
-  client: KinesisClient;
-  close(): Promise<void>;
-}
+export type KinesaliteServer = LocalAwsServer<KinesisClient>;
 
-export async function startKinesalite(): Promise<KinesaliteServer> {
+export function startKinesalite(): Promise<KinesaliteServer> {
   // shardLimit counts the open shards of all streams on the server.
   const server = kinesalite({ createStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new KinesisClient({
-    region: 'us-east-1',
-    endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    requestHandler: new NodeHttpHandler(),
-    maxAttempts: 1,
-  });
-  return {
-    endpoint,
-    client,
-    async close() {
-      client.destroy();
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
-    },
-  };
+  return startLocalAwsServer(server, (config) => new KinesisClient(config));
 }
 
 /** Creates a stream and waits until it is ACTIVE. */
