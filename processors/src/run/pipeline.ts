@@ -167,8 +167,10 @@ export class Pipeline {
         // Records fetched before the claim may start anywhere: go on from the partition's checkpoint.
         const claimed = await this.claim(batch.partition);
         if (!claimed.owned) continue;
-        if (claimed.resumeAt !== undefined && claimed.resumeAt !== batch.after) {
-          this.options.source.seek?.(batch.partition, claimed.resumeAt);
+        // Without a checkpoint a partition starts at the beginning, if the source can say where that is.
+        const resumeAt = claimed.resumeAt ?? this.options.source.beginning;
+        if (resumeAt !== undefined && resumeAt !== batch.after) {
+          this.options.source.seek?.(batch.partition, resumeAt);
           continue;
         }
       }
@@ -176,7 +178,7 @@ export class Pipeline {
       if (this.movable && open !== undefined) {
         if (!this.stillHeld(batch.partition)) continue;
         // The source restarted the partition elsewhere (its assignment blinked): go on from here.
-        const at = open.resumePosition;
+        const at = open.resumePosition ?? this.options.source.beginning;
         if (batch.after !== undefined && at !== undefined && batch.after !== at) {
           this.options.source.seek?.(batch.partition, at);
           continue;

@@ -45,6 +45,12 @@ export interface ShardAssignment {
 
 /** The position of the last batch of a shard that ended before any record was read from it. */
 export const SHARD_END_POSITION = 'SHARD_END';
+/** The position before a shard's first record: `after` of a batch read from TRIM_HORIZON. */
+export const SHARD_START_POSITION = 'TRIM_HORIZON';
+
+/** Where a shard resumes from a position: after a sequence number, or from TRIM_HORIZON. */
+const resumeAfterOf = (position: string | undefined): string | undefined =>
+  position === SHARD_START_POSITION || position === SHARD_END_POSITION ? undefined : position;
 
 export interface KinesisSourceOptions {
   streamName: string;
@@ -140,6 +146,7 @@ export class KinesisSource implements Source {
   readonly assignedPartitions?: () => ReadonlySet<string>;
   /** With a ShardAssignment: a claimed shard goes on right after its checkpointed position. */
   readonly seek?: (partition: string, position: string) => void;
+  readonly beginning = SHARD_START_POSITION;
   private startPositions: ReadonlyMap<string, string> | undefined;
   private nextListAt = 0;
   private lastListedAt = Number.NEGATIVE_INFINITY;
@@ -176,7 +183,7 @@ export class KinesisSource implements Source {
       this.seek = (partition, position) => {
         const shard = this.shards.get(partition);
         if (shard === undefined) return;
-        shard.resumeAfter = position;
+        shard.resumeAfter = resumeAfterOf(position);
         shard.iterator = undefined;
         shard.notBefore = 0;
       };
@@ -364,10 +371,8 @@ export class KinesisSource implements Source {
   }
 
   /**
-   * Starts reading the shards newly assigned here and stops reading those no longer assigned. A shard
-   * read here before goes on from where this source got to (the pipeline seeks it back to the
-   * checkpoint when it reopens the shard from there); another starts where its lease says. A shard not
-   * listed yet makes the listing run soon.
+   * Starts reading the shards newly assigned here, from where their leases say, and stops reading
+   * those no longer assigned. A shard not listed yet makes the listing run soon.
    */
   private followAssignment(): void {
     if (this.assignment === undefined) return;
@@ -381,7 +386,7 @@ export class KinesisSource implements Source {
       if (shard.assigned) continue;
       Object.assign(shard, {
         assigned: true,
-        resumeAfter: shard.resumeAfter ?? startAfter,
+        resumeAfter: startAfter,
         iterator: undefined,
         ended: false,
         notBefore: 0,
@@ -411,11 +416,11 @@ export class KinesisSource implements Source {
       this.nextListAt = 0;
     }
     const records = output.Records ?? [];
-    const after = shard.resumeAfter;
-    const position = records.at(-1)?.SequenceNumber ?? after ?? SHARD_END_POSITION;
+    const after = shard.resumeAfter ?? SHARD_START_POSITION;
+    const position = records.at(-1)?.SequenceNumber ?? shard.resumeAfter ?? SHARD_END_POSITION;
     const common = {
       partition: shard.id,
-      ...(after === undefined ? {} : { after }),
+      after,
       ...(output.MillisBehindLatest === undefined ? {} : { lagMs: output.MillisBehindLatest }),
       ...(shard.ended ? { ended: true } : {}),
     };
@@ -481,7 +486,7 @@ export class KinesisSource implements Source {
                 end: BigInt(shard.HashKeyRange.EndingHashKey),
               },
         assigned: false,
-        resumeAfter: startAfter === SHARD_END_POSITION ? undefined : startAfter,
+        resumeAfter: resumeAfterOf(startAfter),
         iterator: undefined,
         // Ended before any record was read from it: nothing to read again, its children are next.
         ended: startAfter === SHARD_END_POSITION,

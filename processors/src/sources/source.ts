@@ -24,8 +24,8 @@ export interface SourceBatch {
   /** How far this partition is behind the newest data after this batch, in ms, when known (Kinesis MillisBehindLatest). */
   lagMs?: number;
   /**
-   * Where the batch's first record follows: the position it was read after (undefined when the source
-   * does not say, or the batch starts at the partition's beginning).
+   * Where the batch's first record follows: the position it was read after, or the source's
+   * `beginning` (undefined when the source does not say).
    */
   after?: string;
   /** The partition has no more records after this batch (a Kinesis shard closed by a reshard); entries may be empty. */
@@ -45,6 +45,11 @@ export interface PartitionLineage {
 export interface Source {
   /** For logs and metrics: `log`, `kinesis:stream`, `kafka:topic`. */
   readonly name: string;
+  /**
+   * For sources whose batches say where they follow on (`after`): the position before a partition's
+   * first record. Seeking there reads the partition from its start.
+   */
+  readonly beginning?: string;
   /**
    * Starts reading. A partition with a checkpointed position resumes right after it; one without
    * starts from the oldest record kept (TRIM_HORIZON, earliest offset).

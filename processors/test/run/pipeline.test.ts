@@ -259,6 +259,8 @@ describe('Pipeline over the embedded log', () => {
 /** A consumer-group-like source over in-memory partitions: the test decides the assignment. */
 class GroupSource implements Source {
   readonly name = 'kafka:t';
+  /** Set: batches say where they follow on from the start too (as Kinesis shards do). */
+  beginning: string | undefined;
   assigned: Set<string>;
   /** A rebalance landing inside the next poll (as it does with a real consumer). */
   assignDuringNextPoll: Set<string> | undefined;
@@ -291,7 +293,7 @@ class GroupSource implements Source {
           .slice(from, to)
           .map((text) => ({ record: { format: 'json', text }, receivedAt: RECEIVED_AT })),
         position: String(to),
-        ...(from > 0 ? { after: String(from) } : {}),
+        ...(from > 0 || this.beginning !== undefined ? { after: String(from) } : {}),
       });
     }
     return batches;
@@ -402,6 +404,24 @@ describe('Pipeline instances sharing a checkpoint store (partitions that move)',
     // The source starts t.1 over from the checkpoint (its assignment blinked) while t.1 stays open here.
     const checkpointed = (await checkpoints.get(source.name, 't.1'))?.position as string;
     source.seek('t.1', checkpointed);
+    await drainAll(a);
+    await a.stop();
+    await checkpoints.close();
+    const stats = a.partitionStats().find((p) => p.partition === 't.1');
+    expect(stats?.counters.events).toBe(partitions['t.1']?.length);
+    expect(await lakeContents(lake)).toEqual(await lakeContents(referenceLake));
+  });
+
+  test('a partition claimed without a checkpoint is read from its beginning, wherever the source had got to', async () => {
+    const referenceLake = await singleInstanceLake();
+    const lake = await mkdtemp(join(tmpdir(), 'unchecked-lake-'));
+    const checkpoints = CheckpointStore.open(await mkdtemp(join(tmpdir(), 'unchecked-state-')));
+    const source = new GroupSource(partitions, ['t.0', 't.1']);
+    source.beginning = '0';
+    // Read here before, by an owner that lost it before any checkpoint: the source is past the start.
+    source.seek('t.1', '500');
+    const a = instance(source, checkpoints, lake, 'a');
+    await a.start();
     await drainAll(a);
     await a.stop();
     await checkpoints.close();

@@ -23,6 +23,7 @@ import {
   KinesisSource,
   KinesisSourceError,
   SHARD_END_POSITION,
+  SHARD_START_POSITION,
 } from '../../src/sources/kinesis-source.js';
 import type { SourceBatch, SourceEntry } from '../../src/sources/source.js';
 import { invocationEvent } from '../support/events.js';
@@ -533,7 +534,7 @@ describe('KinesisSource resharding', () => {
     expect(batches).toEqual([
       expect.objectContaining({ partition: PARENT, entries: [], position: SHARD_END_POSITION, ended: true }),
     ]);
-    expect(batches[0]).not.toHaveProperty('after');
+    expect(batches[0]?.after).toBe(SHARD_START_POSITION);
     // Read to its end: never read again; its children have nothing yet.
     expect(await kinesisSource.poll(100, 300)).toEqual([]);
     expect(kinesisSource.stats()).toMatchObject({ shardsEnded: 1 });
@@ -572,7 +573,7 @@ describe('KinesisSource resharding', () => {
     for (const batch of batches)
       byShard.set(batch.partition, [...(byShard.get(batch.partition) ?? []), batch]);
     for (const [shardId, shardBatches] of byShard) {
-      expect(shardBatches[0]?.after, shardId).toBeUndefined();
+      expect(shardBatches[0]?.after, shardId).toBe(SHARD_START_POSITION);
       for (let i = 1; i < shardBatches.length; i++) {
         expect(shardBatches[i]?.after, `${shardId} batch ${i}`).toBe(shardBatches[i - 1]?.position);
       }
@@ -681,15 +682,14 @@ describe('KinesisSource with a shard assignment', () => {
     expect(idsByPartition(secondBatches)).toEqual(new Map([[second, secondAll]]));
     expect(await kinesisSource.poll(1000, 300)).toEqual([]);
 
-    // Assigned again, `first` goes on from where this source stopped reading it, not from the position
-    // the assignment gives (the pipeline seeks it back to its checkpoint if it reopens the shard), and
-    // its batches say where they follow on.
+    // Assigned again, `first` goes on from the position the assignment gives now (not where it stopped):
+    // its lease's checkpoint is where processing must resume.
     const firstAll = expectedByShard([...puts, ...more]).get(first) ?? [];
     const resumeAt = puts.find((put) => put.eventId === firstIds[5]) as PutResult;
     assigned.set(first, resumeAt.sequenceNumber);
-    const again = (await pollFor(kinesisSource, firstAll.length - firstIds.length)).flat();
-    expect(idsByPartition(again)).toEqual(new Map([[first, firstAll.slice(firstIds.length)]]));
-    expect(again[0]?.after).toBe(firstBatches.at(-1)?.position);
+    const again = (await pollFor(kinesisSource, firstAll.length - 6)).flat();
+    expect(idsByPartition(again)).toEqual(new Map([[first, firstAll.slice(6)]]));
+    expect(again[0]?.after).toBe(resumeAt.sequenceNumber);
   });
 
   it('seeks an assigned shard to a checkpointed position', async () => {
