@@ -8,8 +8,8 @@ import type { LakeStore } from '@genai-pipeline/sinks';
 export function teeStore(stores: readonly LakeStore[]): LakeStore {
   if (stores.length === 1) return stores[0] as LakeStore;
   return {
-    put: async (relativePath, bytes) => {
-      await Promise.all(stores.map((store) => store.put(relativePath, bytes)));
+    put: async (relativePath, bytes, signal) => {
+      await Promise.all(stores.map((store) => store.put(relativePath, bytes, signal)));
     },
     describe: () => stores.map((store) => store.describe()).join(' + '),
   };

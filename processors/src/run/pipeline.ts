@@ -349,8 +349,9 @@ export class Pipeline {
     const { source, checkpoints } = this.options;
     try {
       const open = [...this.partitions.keys()];
+      // Dropped at once, not at the next step: its queued lake writes stop before the new owner prunes.
       for (const partition of await checkpoints.heartbeat(source.name, open, this.instanceId, this.clock())) {
-        this.lost.add(partition);
+        if (this.partitions.has(partition)) this.drop(partition, 'another instance owns it now');
       }
     } catch (error) {
       this.log(`ownership heartbeat failed (retried on the next beat): ${(error as Error).message}`);

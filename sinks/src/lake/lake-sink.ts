@@ -127,6 +127,8 @@ export class LakeSink {
   private backgroundFailure: { error: unknown } | undefined;
   /** Another writer owns this source now: nothing more is written. */
   private abandoned = false;
+  /** Aborted on abandon: stops the retries of writes under way. */
+  private readonly abandoning = new AbortController();
 
   constructor(opts: LakeSinkOptions) {
     assertSafeSourceId(opts.sourceId);
@@ -450,12 +452,13 @@ export class LakeSink {
   }
 
   /**
-   * Stops writing for good: buffered rows and queued files are dropped, and writes not yet started
-   * never start (a write already under way finishes). For a partition another instance took over: it
-   * writes those rows again from its checkpoint, under the same names.
+   * Stops writing for good: buffered rows and queued files are dropped, writes not yet started never
+   * start, and those under way make no further attempt (one already sent may still land). For a
+   * partition another instance took over: it writes those rows again from its checkpoint.
    */
   abandon(): void {
     this.abandoned = true;
+    this.abandoning.abort(new Error('the lake writer was abandoned: another writer owns these rows now'));
     this.buffers.clear();
     this.pending.length = 0;
     this.openRows = 0;
@@ -470,9 +473,11 @@ export class LakeSink {
       while (failure === undefined && next < files.length && !this.abandoned) {
         const file = files[next++] as PendingFile;
         try {
-          await this.store.put(file.relativePath, await this.encoder.encode(file.table, file.batches));
+          const bytes = await this.encoder.encode(file.table, file.batches);
+          await this.store.put(file.relativePath, bytes, this.abandoning.signal);
         } catch (error) {
-          failure ??= { error };
+          // Abandoned: nobody waits for these rows any more, so a failure is no one's to report.
+          if (!this.abandoned) failure ??= { error };
           return;
         }
         // Gone from the queue only if abandoned meanwhile.

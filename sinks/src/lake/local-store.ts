@@ -70,7 +70,7 @@ export class LocalLakeStore implements ReadableLakeStore {
     }
   }
 
-  async put(relativePath: string, bytes: Uint8Array): Promise<void> {
+  async put(relativePath: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     const target = this.resolve(relativePath);
     const dir = path.dirname(target);
     const temp = path.join(dir, `.tmp-${randomBytes(6).toString('hex')}-${path.basename(target)}`);
@@ -83,6 +83,7 @@ export class LocalLakeStore implements ReadableLakeStore {
       } finally {
         await handle.close();
       }
+      signal?.throwIfAborted();
       await rename(temp, target);
       await syncDirectory(dir);
     } catch (error) {

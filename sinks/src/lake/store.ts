@@ -3,8 +3,10 @@ export interface LakeStore {
   /**
    * Writes bytes at relativePath (`table/dt=.../hour=.../name.parquet`), replacing any file there
    * atomically: readers see the old file or the new one, never a part. Rejects with LakeStoreError.
+   * Once `signal` aborts (another writer owns these rows now), no further attempt starts and the file
+   * is not made visible if that can still be avoided; the put rejects.
    */
-  put(relativePath: string, bytes: Uint8Array): Promise<void>;
+  put(relativePath: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void>;
   /** Where the lake is, for logs and errors (a directory, an s3:// URL). */
   describe(): string;
 }

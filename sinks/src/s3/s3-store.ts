@@ -170,11 +170,11 @@ export class S3LakeStore implements ReadableLakeStore {
       .catch(() => undefined);
   }
 
-  async put(relativePath: string, bytes: Uint8Array): Promise<void> {
+  async put(relativePath: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
     const key = this.keyFor(relativePath);
     const started = performance.now();
     try {
-      await this.resilience.execute(() => this.upload(key, bytes));
+      await this.resilience.execute(() => this.upload(key, bytes), signal);
     } catch (error) {
       throw this.finalError(key, `writing lake object s3://${this.location.bucket}/${key} failed`, error);
     }

@@ -81,10 +81,13 @@ export class SinkResilience {
     this.policy = wrap(this.breaker, retries);
   }
 
-  /** Runs one request under the policy; `attempt` counts from 0. */
-  async execute<T>(request: (attempt: number) => Promise<T>): Promise<T> {
+  /** Runs one request under the policy; `attempt` counts from 0. No attempt starts after `signal` aborts. */
+  async execute<T>(request: (attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
-      const result = await this.policy.execute(({ attempt }) => request(attempt));
+      const result = await this.policy.execute(({ attempt }) => {
+        signal?.throwIfAborted();
+        return request(attempt);
+      }, signal);
       this.counters.sent++;
       return result;
     } catch (error) {

@@ -417,7 +417,7 @@ describe('LakeSink', () => {
       expect(lake.stats().filesWritten).toBe(2);
     });
 
-    it('abandon: a write under way finishes; queued files and buffered rows are never written', async () => {
+    it('abandon: queued files, buffered rows and files still being encoded are never written', async () => {
       const { encoder, release, waiting } = gatedEncoder();
       // Concurrent writes take the first files; the rest stay queued behind them.
       const lake = sink({ maxRowsPerFile: 1, maxPendingRows: 100, encoder });
@@ -432,8 +432,31 @@ describe('LakeSink', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       release();
       await lake.flush();
-      expect(await countRows('invocations')).toBe(underWay);
+      expect(await listFiles()).toEqual([]);
       expect(lake.stats().bufferedRows).toBe(0);
+    });
+
+    it("abandon: a write under way is told to stop, and its failure is no one's to report", async () => {
+      const signals: AbortSignal[] = [];
+      const store: LakeStore = {
+        // A put that keeps retrying until it is told to stop.
+        put: (_relativePath, _bytes, signal) =>
+          new Promise((_resolve, reject) => {
+            if (signal === undefined) return;
+            signals.push(signal);
+            signal.addEventListener('abort', () => reject(signal.reason));
+          }),
+        describe: () => 'stuck',
+      };
+      const lake = new LakeSink({ store, sourceId: 'src', maxRowsPerFile: 1, maxPendingRows: 100 });
+      for (let i = 0; i < 3; i++) lake.append('invocations', i, [invocation(H0 + i, i)]);
+      const flushing = lake.flush();
+      while (signals.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(signals.every((signal) => !signal.aborted)).toBe(true);
+      lake.abandon();
+      expect(signals.every((signal) => signal.aborted)).toBe(true);
+      await flushing;
+      await lake.flushReady();
     });
 
     it('reports a background failure on the next call and keeps the file for a retry', async () => {

@@ -137,6 +137,17 @@ describe('LocalLakeStore.list', () => {
   );
 });
 
+describe('LocalLakeStore.put with an abort signal', () => {
+  it('does not make the file visible once aborted, and leaves no temporary file', async () => {
+    const store = new LocalLakeStore(dir);
+    const aborted = AbortSignal.abort(new Error('abandoned'));
+    await expect(store.put('t/h/a.parquet', bytes('a'), aborted)).rejects.toThrow(LakeStoreError);
+    expect(await readdir(path.join(dir, 't/h'))).toEqual([]);
+    await store.put('t/h/a.parquet', bytes('a'), new AbortController().signal);
+    expect(await readdir(path.join(dir, 't/h'))).toEqual(['a.parquet']);
+  });
+});
+
 describe('LocalLakeStore.get', () => {
   it('reads a file back; a missing file or folder is undefined', async () => {
     const store = new LocalLakeStore(dir);

@@ -138,6 +138,21 @@ describe('S3LakeStore against s3rver', () => {
     }
   });
 
+  it('makes no further attempt once its signal aborts (a writer that lost its partition)', async () => {
+    const store = proxiedStore({ resilience: { initialDelayMs: 50, maxDelayMs: 50 } });
+    proxy.plan = (operation) => (operation === 'PutObject' ? 'slow-down' : undefined);
+    const abandoning = new AbortController();
+    const putting = store.put(FILE, randomBytes(10), abandoning.signal).catch((error: unknown) => error);
+    while (proxy.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    abandoning.abort(new Error('abandoned'));
+    expect(await putting).toBeInstanceOf(LakeStoreError);
+    const attempts = proxy.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(proxy.requests.length).toBe(attempts);
+    expect(attempts).toBeLessThan(3);
+    await expectNoObject(keyOf(FILE));
+  });
+
   it('retries 503 SlowDown with backoff and lands the object once', async () => {
     const store = proxiedStore();
     proxy.plan = (_operation, _nth, overall) => (overall <= 3 ? 'slow-down' : undefined);
