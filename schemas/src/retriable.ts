@@ -3,6 +3,21 @@
  * the producer transports, the sinks and the stream sources share (kafkajs' rule: every error says).
  */
 
+/**
+ * An operational failure that says whether the same operation may succeed later; its message ends
+ * with "(retriable)" or "(not retriable)". Each component names its own subclass.
+ */
+export class OperationalError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, options);
+    this.name = new.target.name;
+  }
+}
+
 /** AWS and HTTP-API error names that mean "slow down" or "try again later". */
 const RETRIABLE_ERROR_NAMES = new Set([
   'ThrottlingException',

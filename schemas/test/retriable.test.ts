@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRetriableError } from '../src/retriable.js';
+import { isRetriableError, OperationalError } from '../src/retriable.js';
 
 describe('isRetriableError', () => {
   it.each([
@@ -25,5 +25,21 @@ describe('isRetriableError', () => {
     ['boom', false],
   ])('%o -> %s', (error, expected) => {
     expect(isRetriableError(error)).toBe(expected);
+  });
+});
+
+describe('OperationalError', () => {
+  it('says in its message whether it is retriable, and takes the name of the subclass', () => {
+    class StoreError extends OperationalError {}
+    const cause = new Error('socket hang up');
+    const error = new StoreError('writing failed', true, { cause });
+    expect(error).toBeInstanceOf(OperationalError);
+    expect([error.name, error.message, error.retriable, error.cause]).toEqual([
+      'StoreError',
+      'writing failed (retriable)',
+      true,
+      cause,
+    ]);
+    expect(new StoreError('bad name', false).message).toBe('bad name (not retriable)');
   });
 });

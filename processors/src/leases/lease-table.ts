@@ -24,7 +24,7 @@ import {
   type TableDescription,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { isRetriableError } from '@genai-pipeline/schemas';
+import { isRetriableError, OperationalError } from '@genai-pipeline/schemas';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 
@@ -59,16 +59,7 @@ export interface ShardLease {
 }
 
 /** An operational failure of the lease table; `retriable` says whether trying again later may succeed. */
-export class LeaseTableError extends Error {
-  constructor(
-    message: string,
-    readonly retriable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, options);
-    this.name = 'LeaseTableError';
-  }
-}
+export class LeaseTableError extends OperationalError {}
 
 export interface LeaseTableOptions {
   tableName: string;

@@ -24,6 +24,7 @@
  * so what another member read of it meanwhile is read here again.
  */
 
+import { OperationalError } from '@genai-pipeline/schemas';
 import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import type { SourceRecord } from '../window/partition-processor.js';
 import { decodeStreamMessage } from './decode.js';
@@ -87,16 +88,7 @@ export interface KafkaSourceOptions {
 }
 
 /** An operational failure of the source; the message ends with whether it is retriable. */
-export class KafkaSourceError extends Error {
-  constructor(
-    message: string,
-    readonly retriable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, options);
-    this.name = 'KafkaSourceError';
-  }
-}
+export class KafkaSourceError extends OperationalError {}
 
 /** How often a batch waiting in the hand-off checks the consumer and heartbeats (kafkajs throttles the requests). */
 const HAND_OFF_CHECK_MS = 1000;

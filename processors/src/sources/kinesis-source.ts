@@ -29,6 +29,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { partitionKeyFor } from '@genai-pipeline/producers';
+import { OperationalError } from '@genai-pipeline/schemas';
 import { isRetriable } from '@genai-pipeline/sinks';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { decodeStreamMessage } from './decode.js';
@@ -83,16 +84,7 @@ export interface KinesisSourceStats {
 }
 
 /** An operational failure of the source; `retriable` says whether trying again later may succeed. */
-export class KinesisSourceError extends Error {
-  constructor(
-    message: string,
-    readonly retriable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, options);
-    this.name = 'KinesisSourceError';
-  }
-}
+export class KinesisSourceError extends OperationalError {}
 
 /** Least time between listings when an assigned shard is not listed yet (ListShards allows 100 calls a second per account). */
 const UNKNOWN_SHARD_RELIST_MS = 1_000;

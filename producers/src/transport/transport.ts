@@ -6,7 +6,7 @@
  * partial failure retries only the records that failed.
  */
 
-import type { TelemetryEvent } from '@genai-pipeline/schemas';
+import { OperationalError, type TelemetryEvent } from '@genai-pipeline/schemas';
 
 /** One encoded event waiting to be sent; `bytes` is what it adds to a request. */
 export interface OutgoingRecord {
@@ -72,14 +72,13 @@ export interface Transport<R extends OutgoingRecord = OutgoingRecord> {
 }
 
 /** A whole-batch failure that says whether the same batch may succeed later (kafkajs' rule). */
-export class TransportError extends Error {
+export class TransportError extends OperationalError {
   constructor(
     message: string,
-    readonly retriable: boolean,
+    retriable: boolean,
     options?: { cause?: unknown; retryAfterMs?: number; reason?: RecordFailure['reason'] },
   ) {
-    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, { cause: options?.cause });
-    this.name = 'TransportError';
+    super(message, retriable, { cause: options?.cause });
     this.retryAfterMs = options?.retryAfterMs;
     this.reason = options?.reason;
   }

@@ -1,3 +1,5 @@
+import { OperationalError } from '@genai-pipeline/schemas';
+
 /**
  * A caller broke a rule of the lake writer (bad row, bad ordinal, bad name). A programming error:
  * retrying the same call fails the same way.
@@ -25,14 +27,13 @@ export class LakeRowError extends LakeUsageError {
 }
 
 /** A store could not write a file. `retriable` says whether the same write may succeed later. */
-export class LakeStoreError extends Error {
+export class LakeStoreError extends OperationalError {
   constructor(
     readonly path: string,
     message: string,
-    readonly retriable: boolean,
+    retriable: boolean,
     options?: { cause?: unknown },
   ) {
-    super(`${message} (${retriable ? 'retriable' : 'not retriable'})`, options);
-    this.name = 'LakeStoreError';
+    super(message, retriable, options);
   }
 }
