@@ -486,6 +486,10 @@ async function lakeMismatches(fleet: Fleet, workload: Workload): Promise<string[
     ),
     // Nothing is late: every dead letter is an invalid line, dead-lettered as that text (or its base64).
     ...diffDeadLettersByReason(tables.dead_letters, expected.deadLetters),
+    // Eight windows are fewer than any key needs as history before it is judged: no anomaly is right.
+    ...tables.anomalies.map(
+      (row) => `${row.__file}: an anomaly without enough history: ${JSON.stringify(row)}`,
+    ),
     // No watermark reached the closing events' windows: shutdown never closes a window (CONTRACT.md §2).
     ...[...tables.rollups_1m, ...tables.score_rollups_1m]
       .filter((row) => !inWorkload(row))

@@ -228,8 +228,9 @@ export class LeaseCoordinator implements ShardAssignment {
 
   private async takeShare(): Promise<void> {
     if (this.stopped) return;
-    await this.syncShards();
-    const leases = await this.table.list();
+    let leases = await this.table.list();
+    // Listed again only when the sync changed the table (a reshard, or the first instance to start).
+    if (await this.syncShards(leases)) leases = await this.table.list();
     const now = this.clock();
     const expired = new Set<string>();
     for (const lease of leases) {
@@ -287,21 +288,25 @@ export class LeaseCoordinator implements ShardAssignment {
   /**
    * Creates the leases of new shards (parents first: shard ids grow with creation, so no instance
    * ever sees a child without its parent's lease) and deletes those of ended shards the stream no
-   * longer lists.
+   * longer lists. True when it changed the table.
    */
-  private async syncShards(): Promise<void> {
+  private async syncShards(leases: readonly ShardLease[]): Promise<boolean> {
     const shards = (await this.options.listShards()).sort((a, b) => a.shardId.localeCompare(b.shardId));
     const listed = new Set(shards.map((shard) => shard.shardId));
-    const known = new Map((await this.table.list()).map((lease) => [lease.shardId, lease]));
+    const known = new Map(leases.map((lease) => [lease.shardId, lease]));
+    let changed = false;
     for (const shard of shards) {
       if (known.has(shard.shardId)) continue;
       await this.table.create({ ...shard, checkpoint: LEASE_CHECKPOINT_TRIM_HORIZON });
+      changed = true;
     }
     for (const lease of known.values()) {
       if (!listed.has(lease.shardId) && lease.checkpoint === LEASE_CHECKPOINT_SHARD_END) {
         if (await this.table.delete(lease.shardId)) await this.options.onLeaseDeleted?.(lease);
+        changed = true;
       }
     }
+    return changed;
   }
 
   private async renew(shardId: string): Promise<void> {

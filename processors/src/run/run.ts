@@ -307,14 +307,10 @@ interface ShardLeases {
 async function openShardLeases(config: RunConfig, log: (line: string) => void): Promise<ShardLeases> {
   const table = new LeaseTable({ tableName: config.kinesisLeaseTable as string });
   const stateUri = config.kinesisShardState as string;
-  let state: ReadableLakeStore & { destroy?: () => void };
-  if (stateUri.startsWith('s3://')) {
-    state = S3LakeStore.fromConfig(parseS3LakeConfig({ uri: stateUri }));
-  } else {
-    const local = new LocalLakeStore(stateUri);
-    await local.ensureWritable();
-    state = local;
-  }
+  const state: ReadableLakeStore & { ensureWritable(): Promise<void>; destroy?: () => void } =
+    stateUri.startsWith('s3://')
+      ? S3LakeStore.fromConfig(parseS3LakeConfig({ uri: stateUri }))
+      : new LocalLakeStore(stateUri);
   const source: KinesisSource = new KinesisSource({
     streamName: config.kinesisStream as string,
     assignment: { assigned: () => coordinator.assigned() },
@@ -328,7 +324,14 @@ async function openShardLeases(config: RunConfig, log: (line: string) => void): 
     onLeaseDeleted: (lease) => checkpoints.forget(lease),
   });
   const checkpoints = new LeaseCheckpointStore({ coordinator, table, state, log });
+  const close = async () => {
+    // The pipeline released the shards it had open; the coordinator lets go of the rest.
+    await coordinator.stop();
+    table.close();
+    state.destroy?.();
+  };
   try {
+    await state.ensureWritable();
     await coordinator.start();
     const storeId = await table.storeId();
     log(
@@ -339,17 +342,10 @@ async function openShardLeases(config: RunConfig, log: (line: string) => void): 
       coordinator,
       checkpoints,
       storeId,
-      async close() {
-        // The pipeline released the shards it had open; the coordinator lets go of the rest.
-        await coordinator.stop();
-        table.close();
-        state.destroy?.();
-      },
+      close,
     };
   } catch (error) {
-    await coordinator.stop();
-    table.close();
-    state.destroy?.();
+    await close();
     throw error;
   }
 }

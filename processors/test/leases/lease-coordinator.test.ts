@@ -164,6 +164,22 @@ describe('LeaseCoordinator taking and balancing', () => {
     });
   });
 
+  it('scans the table once a round, twice only when the round created or deleted leases', async () => {
+    const real = await freshTable();
+    let scans = 0;
+    const counted = replacing(real, {
+      list: () => {
+        scans++;
+        return real.list();
+      },
+    });
+    const a = coordinator(counted, 'worker-a', shards(2));
+    await a.runTakeRound();
+    expect(scans).toBe(2);
+    await a.runTakeRound();
+    expect(scans).toBe(3);
+  });
+
   it('start() ensures the table, takes a first share, and stop() releases every lease held', async () => {
     const table = await freshTable();
     // Timers far beyond the test: the rounds here are the ones start() and the test run.
