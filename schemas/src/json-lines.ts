@@ -30,3 +30,8 @@ export function parseJsonLine(line: string, nowMs: number): ValidationResult<Tel
   if (typeof kind !== 'string') return { ok: false, error: kind.error };
   return validateEvent(raw, kind, nowMs);
 }
+
+/** An event in its JSON-lines shape (the inverse of parseJsonLine): score events carry `"kind": "score"`. */
+export function jsonLineFields(event: TelemetryEvent) {
+  return event.kind === 'score' ? { kind: 'score' as const, ...event.event } : event.event;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonLine } from '../src/json-lines.js';
+import { jsonLineFields, parseJsonLine } from '../src/json-lines.js';
 import { fullInvocation, fullScore, NOW } from './fixtures.js';
 
 describe('parseJsonLine', () => {
@@ -75,5 +75,18 @@ describe('parseJsonLine', () => {
       ok: false,
       error: 'value: must be a finite number (got "good")',
     });
+  });
+});
+
+describe('jsonLineFields', () => {
+  it('gives the line parseJsonLine reads back as the same event, for both kinds', () => {
+    for (const event of [
+      { kind: 'invocation' as const, event: fullInvocation() },
+      { kind: 'score' as const, event: fullScore() },
+    ]) {
+      const line = JSON.stringify(jsonLineFields(event));
+      expect(parseJsonLine(line, NOW)).toEqual({ ok: true, value: event });
+    }
+    expect(jsonLineFields({ kind: 'invocation', event: fullInvocation() })).not.toHaveProperty('kind');
   });
 });

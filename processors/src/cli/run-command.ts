@@ -10,7 +10,7 @@ import {
 } from '../run/config.js';
 import { type RunHandle, startRun } from '../run/run.js';
 import { addSinkOptions, sinkOption } from './sink-options.js';
-import { createStatusView } from './status-view.js';
+import { createStatusView, demoSummary } from './status-view.js';
 
 const STATUS_INTERVAL_MS = 1_000;
 
@@ -164,19 +164,14 @@ export function addDemoCommand(program: Command): void {
         backfillMinutes: Number(options.backfillMinutes),
         rate: Number(options.rate),
         onStats: (s) => {
-          if (Date.now() - lastLine < 10_000) return;
-          lastLine = Date.now();
-          process.stderr.write(`${demoLine(s)}\n`);
+          const now = Date.now();
+          if (now - lastLine < 10_000) return;
+          lastLine = now;
+          process.stderr.write(`demo: emitted ${s.emitted} · ${demoSummary(s)}\n`);
         },
       });
       process.stdout.write(
         `${JSON.stringify({ emitted: stats.emitted, sent: stats.sent, dropped: stats.dropped })}\n`,
       );
     });
-}
-
-function demoLine(stats: DemoStats): string {
-  const at = new Date(stats.simulatedTime).toISOString().slice(11, 19);
-  const next = stats.nextIncident ? `, next incident ${stats.nextIncident.kind}` : '';
-  return `demo: simulated ${at}Z${stats.caughtUp ? '' : ' (catching up)'}, emitted ${stats.emitted}, sent ${stats.sent}, dropped ${stats.dropped}${next}`;
 }

@@ -140,7 +140,8 @@ const checkpointAge = (status: PipelineStatus, now: number): string =>
     ? 'no checkpoint yet'
     : `checkpoint ${formatDuration(now - status.lastCheckpointAt)} ago`;
 
-function demoSummary(demo: DemoStats): string {
+/** The demo's progress in one line: simulated clock, sent, dropped, retried, the next incident. */
+export function demoSummary(demo: DemoStats): string {
   const clock = `simulated ${formatUtcTime(demo.simulatedTime, true)} UTC${demo.caughtUp ? '' : ' (catching up)'}`;
   const next =
     demo.nextIncident === undefined

@@ -34,6 +34,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  jsonLineFields,
   parseJsonLine,
   readAvroContainer,
   type TelemetryEvent,
@@ -103,9 +104,9 @@ class BodyError extends Error {
   }
 }
 
-/** The log line of a valid event: its normalised fields, plus `"kind":"score"` for scores. */
+/** The log line of a valid event: its normalised fields in the JSON-lines shape. */
 function logLine(event: TelemetryEvent): string {
-  return JSON.stringify(event.kind === 'score' ? { kind: 'score', ...event.event } : event.event);
+  return JSON.stringify(jsonLineFields(event));
 }
 
 function parseJsonLines(body: Buffer, nowMs: number): ParsedBody {

@@ -7,7 +7,8 @@
  * and the scheduled incidents show soon after, and event times are never ahead of the real clock.
  */
 import { createEmitter, type DropReason, HttpTransport } from '@genai-pipeline/producers';
-import type { TelemetryEvent } from '@genai-pipeline/schemas';
+import { jsonLineFields } from '@genai-pipeline/schemas';
+import { EVENTS_PATH } from '../collector/http-collector.js';
 import {
   createWorkload,
   DEFAULT_FIRST_INCIDENT_MINUTE,
@@ -85,11 +86,6 @@ export const DEMO_DEFAULTS = Object.freeze({
 /** How far ahead `nextIncident` looks. */
 const INCIDENT_LOOKAHEAD_MS = 3_600_000;
 
-/** The JSON-lines shape the emitter takes: a score carries `kind`. */
-function emitterInput(event: TelemetryEvent) {
-  return event.kind === 'score' ? { kind: 'score' as const, ...event.event } : event.event;
-}
-
 /** Resolves after `ms`, or as soon as the signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -136,7 +132,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
     firstIncidentMinute: settings.firstIncidentMinute,
   });
   const emitter = createEmitter({
-    transport: new HttpTransport({ url: new URL('/v1/events', settings.url) }),
+    transport: new HttpTransport({ url: new URL(EVENTS_PATH, settings.url) }),
   });
 
   let emitted = 0;
@@ -166,7 +162,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoStats> {
       caughtUp = simulated >= now;
       simulatedTime = Math.max(simulatedTime, Math.floor(simulated));
       for (const event of workload.eventsUntil(simulatedTime)) {
-        emitter.emit(emitterInput(event));
+        // The emitter takes the JSON-lines shape.
+        emitter.emit(jsonLineFields(event));
         emitted++;
       }
       options.onStats?.(stats());

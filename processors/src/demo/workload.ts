@@ -589,7 +589,7 @@ class DemoWorkload implements Workload {
 
   incidents(from: number, to: number): ScheduledIncident[] {
     const found: ScheduledIncident[] = [];
-    for (let n = this.firstIncidentNumberFrom(from); ; n++) {
+    for (let n = this.firstIncidentFromMinute(Math.ceil((from - this.firstWindowStart) / WINDOW_MS)); ; n++) {
       const incident = this.incident(n);
       if (incident.start >= to) return found;
       found.push(incident);
@@ -598,13 +598,8 @@ class DemoWorkload implements Workload {
 
   incidentAt(time: number): ScheduledIncident | undefined {
     const minute = Math.floor((time - this.firstWindowStart) / WINDOW_MS);
-    const first = this.firstIncidentMinute;
-    if (minute < first) return undefined;
-    if (minute < first + OPENING_INCIDENTS) return this.incident(minute - first);
-    const sinceOpening = minute - (first + OPENING_INCIDENTS - 1);
-    return sinceOpening % this.spacing === 0
-      ? this.incident(OPENING_INCIDENTS - 1 + sinceOpening / this.spacing)
-      : undefined;
+    const n = this.firstIncidentFromMinute(minute);
+    return this.incidentMinute(n) === minute ? this.incident(n) : undefined;
   }
 
   private incidentMinute(n: number): number {
@@ -614,8 +609,8 @@ class DemoWorkload implements Workload {
       : first + OPENING_INCIDENTS - 1 + (n - OPENING_INCIDENTS + 1) * this.spacing;
   }
 
-  private firstIncidentNumberFrom(from: number): number {
-    const minute = Math.ceil((from - this.firstWindowStart) / WINDOW_MS);
+  /** The number of the first incident in `minute` (counted from the first full window) or later. */
+  private firstIncidentFromMinute(minute: number): number {
     const first = this.firstIncidentMinute;
     if (minute <= first) return 0;
     if (minute < first + OPENING_INCIDENTS) return minute - first;
@@ -644,18 +639,18 @@ class DemoWorkload implements Workload {
     const to = Math.floor(from / WINDOW_MS) * WINDOW_MS + WINDOW_MS;
     const incident = this.incidentAt(from);
     for (const stream of this.streams) {
+      const { serviceModel, tenantId } = stream;
+      const hit =
+        incident !== undefined &&
+        targetCovers(incident.target, {
+          service: serviceModel.service,
+          provider: serviceModel.profile.provider,
+          modelId: serviceModel.profile.modelId,
+          tenantId,
+        })
+          ? incident.kind
+          : undefined;
       for (; stream.nextCallAt < to; stream.nextCallAt += this.random.exponential(stream.perMs)) {
-        const { serviceModel, tenantId } = stream;
-        const hit =
-          incident !== undefined &&
-          targetCovers(incident.target, {
-            service: serviceModel.service,
-            provider: serviceModel.profile.provider,
-            modelId: serviceModel.profile.modelId,
-            tenantId,
-          })
-            ? incident.kind
-            : undefined;
         this.call(stream, Math.floor(stream.nextCallAt), hit);
       }
     }

@@ -19,15 +19,16 @@ export function decodeStreamMessage(bytes: Uint8Array): SourceRecord {
       return undecodable(bytes, `avro: ${error.message}`);
     }
   }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  if (text.trimStart().startsWith('{')) return { format: 'json', text: text.trim() };
+  const text = bufferView(bytes).toString('utf8').trim();
+  if (text.startsWith('{')) return { format: 'json', text };
   return undecodable(bytes, 'message is neither single-object Avro (C3 01 + fingerprint) nor a JSON object');
 }
 
+/** The bytes as a Buffer without copying them. */
+export function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function undecodable(bytes: Uint8Array, error: string): SourceRecord {
-  return {
-    format: 'undecodable',
-    payload: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
-    error,
-  };
+  return { format: 'undecodable', payload: bufferView(bytes).toString('base64'), error };
 }

@@ -1,4 +1,5 @@
 import type { DurableLog } from '../collector/durable-log.js';
+import { bufferView } from './decode.js';
 import type { Source, SourceBatch } from './source.js';
 
 /** The one partition of the embedded log (CONTRACT.md §2). */
@@ -46,7 +47,7 @@ export class LogSource implements Source {
       {
         partition: LOG_PARTITION,
         entries: entries.map(({ record, receivedAt }) => ({
-          record: { format: 'json', text: Buffer.from(record).toString('utf8') },
+          record: { format: 'json', text: bufferView(record).toString('utf8') },
           receivedAt,
         })),
         position: String(this.next),

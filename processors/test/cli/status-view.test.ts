@@ -80,6 +80,18 @@ const demo: DemoStats = {
   },
 };
 
+/** Figures the terminal block and the log line both show for `status()`. */
+const SHARED_FIGURES = [
+  'accepted 12,300',
+  'duplicates 12',
+  'dead letters 33 (invalid 3, late 30)',
+  'lag 7 records',
+  'watermark delay 31 s',
+  'windows closed 17',
+  'checkpoint 2.0 s ago',
+  'lake ok (34 sent)',
+];
+
 function fakeStream(isTTY: boolean, columns?: number) {
   const written: string[] = [];
   return { written, stream: { isTTY, columns, write: (text: string) => written.push(text) } };
@@ -134,14 +146,7 @@ describe('formatting', () => {
       'collector http://127.0.0.1:7070',
       '12,345 read',
       '153/s',
-      'accepted 12,300',
-      'duplicates 12',
-      'dead letters 33 (invalid 3, late 30)',
-      'lag 7 records',
-      'watermark delay 31 s',
-      'windows closed 17',
-      'checkpoint 2.0 s ago',
-      'lake ok (34 sent)',
+      ...SHARED_FIGURES,
       'cloudwatch breaker open (3 sent, 5 failed, 2 retried)',
       'simulated 12:34:56 UTC (catching up)',
       'sent 8,990',
@@ -205,15 +210,8 @@ describe('formatting', () => {
     expect(line).toMatch(/^2025-06-01T12:40:05Z status · /);
     for (const figure of [
       'events 12,345 (153/s)',
-      'accepted 12,300',
-      'duplicates 12',
-      'dead letters 33 (invalid 3, late 30)',
-      'lag 7 records',
-      'watermark delay 31 s',
-      'windows closed 17',
-      'checkpoint 2.0 s ago',
+      ...SHARED_FIGURES,
       'anomalies 2',
-      'lake ok (34 sent)',
       'demo sent 8,990, dropped 0, retried 4',
     ]) {
       expect(line).toContain(figure);

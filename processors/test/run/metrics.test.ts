@@ -18,6 +18,19 @@ const counters = (events = 0): ProcessorCounters => ({
   invalid: 0,
 });
 
+/** A partition as the pipeline reports it: nothing read yet, unless `fields` say otherwise. */
+const stat = (partition: string, fields: Partial<PartitionStat> = {}): PartitionStat => ({
+  partition,
+  counters: counters(),
+  watermark: Number.NEGATIVE_INFINITY,
+  closedThrough: Number.NEGATIVE_INFINITY,
+  windowsClosed: 0,
+  bufferedRows: 0,
+  lagRecords: undefined,
+  lagMs: undefined,
+  ...fields,
+});
+
 /** What the metrics read of a pipeline when scraped. */
 function fakePipeline(stats: PartitionStat[], lastCheckpoint: number | null): Pipeline {
   return { partitionStats: () => stats, lastCheckpoint } as unknown as Pipeline;
@@ -102,9 +115,8 @@ describe('createPipelineMetrics', () => {
   });
 
   test('consumer lag, watermark delay and buffered rows are read from the pipeline per partition', async () => {
-    const stats: PartitionStat[] = [
-      {
-        partition: 'shard-1',
+    const stats = [
+      stat('shard-1', {
         counters: counters(5),
         watermark: NOW - 45_000,
         closedThrough: NOW - 60_000,
@@ -112,17 +124,8 @@ describe('createPipelineMetrics', () => {
         bufferedRows: 120,
         lagRecords: 17,
         lagMs: 2_500,
-      },
-      {
-        partition: 'shard-2',
-        counters: counters(),
-        watermark: Number.NEGATIVE_INFINITY,
-        closedThrough: Number.NEGATIVE_INFINITY,
-        windowsClosed: 0,
-        bufferedRows: 0,
-        lagRecords: undefined,
-        lagMs: undefined,
-      },
+      }),
+      stat('shard-2'),
     ];
     const metrics = createPipelineMetrics({
       pipeline: () => fakePipeline(stats, NOW - 4_000),
@@ -143,17 +146,14 @@ describe('createPipelineMetrics', () => {
   });
 
   test('gauges follow the pipeline from one scrape to the next', async () => {
-    let stats: PartitionStat[] = [
-      {
-        partition: 'old',
+    let stats = [
+      stat('old', {
         counters: counters(1),
         watermark: NOW,
         closedThrough: NOW,
-        windowsClosed: 0,
         bufferedRows: 9,
         lagRecords: 4,
-        lagMs: undefined,
-      },
+      }),
     ];
     const metrics = createPipelineMetrics({ pipeline: () => fakePipeline(stats, null), sinks: () => ({}) });
     expect(

@@ -1,6 +1,6 @@
 import { encodeSingleObject, type ScoreEvent } from '@genai-pipeline/schemas';
 import { describe, expect, test } from 'vitest';
-import { decodeStreamMessage } from '../../src/sources/decode.js';
+import { bufferView, decodeStreamMessage } from '../../src/sources/decode.js';
 import { invocationEvent } from '../support/events.js';
 
 const score: ScoreEvent = {
@@ -86,5 +86,15 @@ describe('decodeStreamMessage', () => {
       expect(decoded).toMatchObject({ format: 'undecodable', payload: base64(truncated) });
       expect(decoded.format === 'undecodable' && decoded.error).toMatch(/^avro: .*single-object/);
     }
+  });
+});
+
+describe('bufferView', () => {
+  test('the same bytes as a Buffer, sharing their memory (no copy)', () => {
+    const backing = new Uint8Array([1, 2, 3, 4, 5]);
+    const view = bufferView(backing.subarray(1, 4));
+    expect([...view]).toEqual([2, 3, 4]);
+    view[0] = 9;
+    expect(backing[1]).toBe(9);
   });
 });

@@ -13,6 +13,7 @@ import {
   AVRO_TYPES,
   type EventKind,
   type EventOfKind,
+  jsonLineFields,
   type TelemetryEvent,
   writeAvroContainer,
 } from '@genai-pipeline/schemas';
@@ -170,7 +171,7 @@ export class HttpTransport implements Transport<HttpRecord> {
       // The record's body size in the container (its 10-byte single-object header is not written there).
       return { event, line: undefined, bytes: AVRO_TYPES[event.kind].toBuffer(event.event).length };
     }
-    const line = `${JSON.stringify(event.kind === 'score' ? { kind: 'score', ...event.event } : event.event)}\n`;
+    const line = `${JSON.stringify(jsonLineFields(event))}\n`;
     return { event, line, bytes: Buffer.byteLength(line) };
   }
 
