@@ -105,6 +105,14 @@ async function runLatenessProbe({ args = [], env = {}, lake }: Scenario, dir: st
 
 const costsOf = (cost: number) => ({ a: cost, b: cost, c: cost });
 
+/** A scenario's directory, the lake in it, and the price override file written in it. */
+function scenarioWithOverride(name: string) {
+  const dir = join(workspace.dir, name);
+  const pricing = join(dir, 'pricing.json');
+  writePricingFile(pricing, OVERRIDE);
+  return { dir, lake: join(dir, 'lake'), pricing };
+}
+
 describe('run takes the options of replay', () => {
   it(
     'without options: the default lateness bound (30 s) and no override price',
@@ -122,10 +130,7 @@ describe('run takes the options of replay', () => {
   it(
     'on the command line: --pricing prices from the file, --max-out-of-orderness-seconds moves the watermark',
     async () => {
-      const dir = join(workspace.dir, 'command-line');
-      const lake = join(dir, 'lake');
-      const pricing = join(dir, 'pricing.json');
-      writePricingFile(pricing, OVERRIDE);
+      const { dir, lake, pricing } = scenarioWithOverride('command-line');
       const args = ['--lake', lake, '--pricing', pricing, '--max-out-of-orderness-seconds', '60'];
       const { costs, late } = await runLatenessProbe({ args, lake }, dir);
       expect(costs).toEqual(costsOf(OVERRIDE_COST));
@@ -137,10 +142,7 @@ describe('run takes the options of replay', () => {
   it(
     'in the --config file (camelCase keys)',
     async () => {
-      const dir = join(workspace.dir, 'config-file');
-      const lake = join(dir, 'lake');
-      const pricing = join(dir, 'pricing.json');
-      writePricingFile(pricing, OVERRIDE);
+      const { dir, lake, pricing } = scenarioWithOverride('config-file');
       const config = join(dir, 'run.json');
       writeFileSync(config, JSON.stringify({ lake, pricing, maxOutOfOrdernessSeconds: 60 }));
       const { costs, late } = await runLatenessProbe({ args: ['--config', config], lake }, dir);
@@ -153,10 +155,7 @@ describe('run takes the options of replay', () => {
   it(
     'as GENAI_PIPELINE_<OPTION> environment variables, the config file included',
     async () => {
-      const dir = join(workspace.dir, 'environment');
-      const lake = join(dir, 'lake');
-      const pricing = join(dir, 'pricing.json');
-      writePricingFile(pricing, OVERRIDE);
+      const { dir, lake, pricing } = scenarioWithOverride('environment');
       const config = join(dir, 'run.json');
       writeFileSync(config, JSON.stringify({ maxOutOfOrdernessSeconds: 60 }));
       const env = {
@@ -174,10 +173,7 @@ describe('run takes the options of replay', () => {
   it(
     'the command line wins over the environment and the config file',
     async () => {
-      const dir = join(workspace.dir, 'precedence');
-      const lake = join(dir, 'lake');
-      const pricing = join(dir, 'pricing.json');
-      writePricingFile(pricing, OVERRIDE);
+      const { dir, lake, pricing } = scenarioWithOverride('precedence');
       const otherPricing = join(dir, 'other-pricing.json');
       writePricingFile(otherPricing, OTHER_OVERRIDE);
       const config = join(dir, 'run.json');

@@ -57,6 +57,10 @@ const events = generateDataset({ ...smallDatasetOptions(now), scale: 1 })
     }
   });
 
+/** The producer SDK's form of a dataset event: scores carry their kind. */
+const toEmit = ({ kind, event }: (typeof events)[number]) =>
+  kind === 'score' ? { kind: 'score' as const, ...event } : event;
+
 const kafkaClient = (brokers: string) =>
   new Kafka({ clientId: 'genai-run-kafka-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
 
@@ -77,7 +81,7 @@ async function produce(brokers: string, topic: string, batch: typeof events): Pr
     maxBatchEvents: 200,
     maxBufferedEvents: batch.length,
   });
-  for (const { kind, event } of batch) emitter.emit(kind === 'score' ? { kind: 'score', ...event } : event);
+  for (const entry of batch) emitter.emit(toEmit(entry));
   await emitter.close();
   const stats = emitter.stats();
   expect(stats.sent, JSON.stringify(stats)).toBe(batch.length);
@@ -278,8 +282,8 @@ describe('the producer SDK’s kafka transport through the test broker’s fault
         retry: { initialDelayMs: 20, maxDelayMs: 200 },
       });
       const sending = events.slice(0, 3_000);
-      for (const [i, { kind, event }] of sending.entries()) {
-        emitter.emit(kind === 'score' ? { kind: 'score', ...event } : event);
+      for (const [i, entry] of sending.entries()) {
+        emitter.emit(toEmit(entry));
         if (i === 1_000) testBroker.faults.dropConnections();
         if (i === 2_000) testBroker.faults.loseProduceAcks(2);
         if (i % 250 === 0) await sleep(5);

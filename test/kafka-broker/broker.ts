@@ -10,7 +10,7 @@ import { GroupCoordinator } from './group-coordinator.js';
 import { logApis } from './log-apis.js';
 import { LogStore, topicNameProblem } from './log-store.js';
 import { metadataApis } from './metadata-apis.js';
-import { type ApiHandler, ApiKey, type Log } from './protocol.js';
+import type { ApiHandler, Log } from './protocol.js';
 import { type KafkaServer, type RequestObserver, startServer } from './server.js';
 
 export interface KafkaBrokerOptions {
@@ -83,7 +83,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
   });
   const handlers = [
     ...metadataApis(store, address, { autoCreateTopics: options.autoCreateTopics ?? true, log }),
-    ...logApis(store, log).map((handler) => (handler.key === ApiKey.Produce ? loseAcks(handler) : handler)),
+    ...logApis(store, log).map((handler) => (handler.name === 'Produce' ? loseAcks(handler) : handler)),
     ...groupApis(coordinator, address),
   ];
   server = await startServer(handlers, log, options.onRequest ?? (() => {}), HOST);

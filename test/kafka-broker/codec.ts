@@ -43,9 +43,6 @@ export class Reader {
   int32(): number {
     return this.buffer.readInt32BE(this.take(4));
   }
-  uint32(): number {
-    return this.buffer.readUInt32BE(this.take(4));
-  }
   int64(): bigint {
     return this.buffer.readBigInt64BE(this.take(8));
   }

@@ -2,9 +2,15 @@
  * The data path: Produce (record batch v2, appended as received), Fetch (with max wait / min
  * bytes), ListOffsets and InitProducerId (producer ids for idempotent producers).
  */
-import type { Reader } from './codec.js';
 import type { AppendResult, LogStore, PartitionLog } from './log-store.js';
-import { type ApiHandler, ApiKey, ErrorCode, type Log } from './protocol.js';
+import {
+  type ApiHandler,
+  ErrorCode,
+  type Log,
+  readTopics,
+  type TopicPartitions,
+  writeTopics,
+} from './protocol.js';
 import { InvalidBatchError, readSingleBatch } from './record-batch.js';
 
 const EARLIEST_TIMESTAMP = -2n;
@@ -19,15 +25,6 @@ export function logApis(store: LogStore, log: Log): ApiHandler[] {
     listOffsetsApi(store),
     initProducerIdApi(log, () => nextProducerId++),
   ];
-}
-
-interface TopicPartitions<T> {
-  name: string;
-  partitions: T[];
-}
-
-function readTopics<T>(request: Reader, readPartition: (reader: Reader) => T): TopicPartitions<T>[] {
-  return request.array((topic) => ({ name: topic.string(), partitions: topic.array(readPartition) }));
 }
 
 function produceApi(store: LogStore, log: Log): ApiHandler {
@@ -58,7 +55,6 @@ function produceApi(store: LogStore, log: Log): ApiHandler {
     }
   };
   return {
-    key: ApiKey.Produce,
     name: 'Produce',
     // v3 is the first version carrying record batch v2, the only format this broker stores.
     minVersion: 3,
@@ -80,19 +76,15 @@ function produceApi(store: LogStore, log: Log): ApiHandler {
         })),
       }));
       if (acks === 0) return null;
-      const response = responseWriter();
-      response.array(results, (topicWriter, topic) => {
-        topicWriter.string(topic.name);
-        topicWriter.array(topic.partitions, (writer, partition) => {
-          writer
-            .int32(partition.index)
-            .int16(partition.result.errorCode)
-            .int64(BigInt(partition.result.baseOffset));
-          writer.int64(-1n); // log_append_time_ms: -1, topics keep the producer's CreateTime
-          if (version >= 5) writer.int64(BigInt(partition.logStartOffset));
-        });
+      const response = writeTopics(responseWriter(), results, (writer, partition) => {
+        writer
+          .int32(partition.index)
+          .int16(partition.result.errorCode)
+          .int64(BigInt(partition.result.baseOffset));
+        writer.int64(-1n); // log_append_time_ms: -1, topics keep the producer's CreateTime
+        if (version >= 5) writer.int64(BigInt(partition.logStartOffset));
       });
-      return response.int32(0);
+      return response.int32(0); // throttle_time_ms: Produce has it last
     },
   };
 }
@@ -130,7 +122,6 @@ function fetchApi(store: LogStore): ApiHandler {
     return { results, bytes, hasError };
   };
   return {
-    key: ApiKey.Fetch,
     name: 'Fetch',
     // v4 is the first version returning record batch v2 (and last stable offsets).
     minVersion: 4,
@@ -160,21 +151,17 @@ function fetchApi(store: LogStore): ApiHandler {
         await appendOrDeadline(store, deadline, signal);
         collected = collect(topics, maxBytes);
       }
-      const response = responseWriter().int32(0);
-      if (version >= 7) response.int16(ErrorCode.NONE).int32(0);
-      response.array(collected.results, (topicWriter, topic) => {
-        topicWriter.string(topic.name);
-        topicWriter.array(topic.partitions, (writer, partition) => {
-          writer.int32(partition.index).int16(partition.errorCode);
-          writer.int64(BigInt(partition.highWatermark));
-          writer.int64(BigInt(partition.highWatermark)); // last stable offset: no open transactions
-          if (version >= 5) writer.int64(BigInt(partition.logStartOffset));
-          writer.array([], () => {}); // aborted transactions
-          if (version >= 11) writer.int32(NO_PREFERRED_REPLICA);
-          writer.bytes(Buffer.concat(partition.batches));
-        });
+      const response = responseWriter(1);
+      if (version >= 7) response.int16(ErrorCode.NONE).int32(0); // session id 0: no fetch session
+      return writeTopics(response, collected.results, (writer, partition) => {
+        writer.int32(partition.index).int16(partition.errorCode);
+        writer.int64(BigInt(partition.highWatermark));
+        writer.int64(BigInt(partition.highWatermark)); // last stable offset: no open transactions
+        if (version >= 5) writer.int64(BigInt(partition.logStartOffset));
+        writer.array([], () => {}); // aborted transactions
+        if (version >= 11) writer.int32(NO_PREFERRED_REPLICA);
+        writer.bytes(Buffer.concat(partition.batches));
       });
-      return response;
     },
   };
 }
@@ -221,7 +208,6 @@ function appendOrDeadline(store: LogStore, deadline: number, signal: AbortSignal
 
 function listOffsetsApi(store: LogStore): ApiHandler {
   return {
-    key: ApiKey.ListOffsets,
     name: 'ListOffsets',
     // v1 is the first version answering one offset with its timestamp.
     minVersion: 1,
@@ -233,32 +219,25 @@ function listOffsetsApi(store: LogStore): ApiHandler {
         index: partition.int32(),
         timestamp: partition.int64(),
       }));
-      const response = responseWriter();
-      if (version >= 2) response.int32(0);
-      response.array(topics, (topicWriter, topic) => {
-        topicWriter.string(topic.name);
-        topicWriter.array(topic.partitions, (writer, { index, timestamp }) => {
-          const partition = store.partition(topic.name, index);
-          const found =
-            partition === undefined
-              ? undefined
-              : timestamp === LATEST_TIMESTAMP
-                ? { offset: partition.nextOffset, timestamp: -1n }
-                : timestamp === EARLIEST_TIMESTAMP
-                  ? { offset: partition.logStartOffset, timestamp: -1n }
-                  : partition.offsetForTimestamp(timestamp);
-          writer.int32(index).int16(found ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          writer.int64(found?.timestamp ?? -1n).int64(BigInt(found?.offset ?? -1));
-        });
+      return writeTopics(responseWriter(2), topics, (writer, { index, timestamp }, topic) => {
+        const partition = store.partition(topic, index);
+        const found =
+          partition === undefined
+            ? undefined
+            : timestamp === LATEST_TIMESTAMP
+              ? { offset: partition.nextOffset, timestamp: -1n }
+              : timestamp === EARLIEST_TIMESTAMP
+                ? { offset: partition.logStartOffset, timestamp: -1n }
+                : partition.offsetForTimestamp(timestamp);
+        writer.int32(index).int16(found ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        writer.int64(found?.timestamp ?? -1n).int64(BigInt(found?.offset ?? -1));
       });
-      return response;
     },
   };
 }
 
 function initProducerIdApi(log: Log, allocateProducerId: () => bigint): ApiHandler {
   return {
-    key: ApiKey.InitProducerId,
     name: 'InitProducerId',
     minVersion: 0,
     maxVersion: 4,
@@ -272,7 +251,7 @@ function initProducerIdApi(log: Log, allocateProducerId: () => bigint): ApiHandl
         request.int64();
         request.int16();
       }
-      const response = responseWriter().int32(0);
+      const response = responseWriter(0);
       if (transactionalId !== null) {
         log(`InitProducerId for transactional id ${transactionalId}: transactions are not supported`);
         response.int16(ErrorCode.INVALID_REQUEST).int64(-1n).int16(-1);

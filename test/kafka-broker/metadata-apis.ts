@@ -5,7 +5,7 @@
  */
 import type { Writer } from './codec.js';
 import { type LogStore, topicNameProblem } from './log-store.js';
-import { type ApiHandler, ApiKey, ErrorCode, type Log } from './protocol.js';
+import { type ApiHandler, ErrorCode, type Log } from './protocol.js';
 
 export const NODE_ID = 0;
 const CLUSTER_ID = 'genai-pipeline-test-broker';
@@ -33,7 +33,6 @@ export function metadataApis(
 
 function metadataApi(store: LogStore, address: BrokerAddress, options: MetadataOptions): ApiHandler {
   return {
-    key: ApiKey.Metadata,
     name: 'Metadata',
     minVersion: 1,
     maxVersion: 6,
@@ -41,8 +40,7 @@ function metadataApi(store: LogStore, address: BrokerAddress, options: MetadataO
       const requested = request.nullableArray((topic) => topic.string());
       const allowAutoCreate = version >= 4 ? request.boolean() : true;
       const names = requested ?? store.topicNames();
-      const response = responseWriter();
-      if (version >= 3) response.int32(0);
+      const response = responseWriter(3);
       response.array([NODE_ID], (writer, nodeId) => {
         writer.int32(nodeId).string(address.host).int32(address.port()).nullableString(null);
       });
@@ -86,7 +84,6 @@ interface TopicToCreate {
 
 function createTopicsApi(store: LogStore, log: Log): ApiHandler {
   return {
-    key: ApiKey.CreateTopics,
     name: 'CreateTopics',
     minVersion: 0,
     maxVersion: 3,
@@ -104,8 +101,7 @@ function createTopicsApi(store: LogStore, log: Log): ApiHandler {
       });
       request.int32(); // timeout_ms: creation is immediate here
       const validateOnly = version >= 1 ? request.boolean() : false;
-      const response = responseWriter();
-      if (version >= 2) response.int32(0);
+      const response = responseWriter(2);
       response.array(topics, (writer, topic) => {
         const { errorCode, message, partitions } = checkTopic(store, topic);
         if (errorCode === ErrorCode.NONE && !validateOnly) {

@@ -45,25 +45,29 @@ export const ErrorCode = {
   INVALID_RECORD: 87,
 } as const;
 
+export type ApiName = keyof typeof ApiKey;
+
 export type Log = (message: string) => void;
 
 export interface RequestContext {
-  readonly apiKey: number;
   readonly version: number;
   readonly clientId: string | null;
   /** The request body, positioned after the header. */
   readonly request: Reader;
   /** Aborted when the client's connection closes, so waiting requests (fetch) let go of it. */
   readonly signal: AbortSignal;
-  /** A writer for the response body in this request's encoding (flexible or classic). */
-  responseWriter(): Writer;
+  /**
+   * A writer for the response body in this request's encoding (flexible or classic). From version
+   * `throttleTimeFrom` on, the body starts with throttle_time_ms: 0, this broker never throttles.
+   */
+  responseWriter(throttleTimeFrom?: number): Writer;
   /** Fault injection: close this connection instead of sending the response. */
   dropConnectionInsteadOfResponding(): void;
 }
 
 export interface ApiHandler {
-  readonly key: number;
-  readonly name: string;
+  /** Also gives the API key (ApiKey[name]), so the two cannot disagree. */
+  readonly name: ApiName;
   /** The versions this broker implements and advertises in ApiVersions: all of minVersion..maxVersion. */
   readonly minVersion: number;
   readonly maxVersion: number;
@@ -71,6 +75,47 @@ export interface ApiHandler {
   readonly flexibleFrom?: number;
   /** The response body, or null when the request gets no response (Produce with acks=0). */
   handle(context: RequestContext): Promise<Writer | null> | Writer | null;
+}
+
+/** A topic's entry in a request or response: its name and its partitions' entries. */
+export interface TopicPartitions<T> {
+  readonly name: string;
+  readonly partitions: readonly T[];
+}
+
+/**
+ * Reads a topic entry, `readPartition` reading each partition's entry (and, in flexible versions,
+ * that entry's tagged fields when it is a struct); the topic's own tagged fields are skipped here.
+ */
+export function readTopic<T>(readPartition: (reader: Reader) => T): (reader: Reader) => TopicPartitions<T> {
+  return (topic) => {
+    const entry = { name: topic.string(), partitions: topic.array(readPartition) };
+    topic.taggedFields();
+    return entry;
+  };
+}
+
+export function readTopics<T>(request: Reader, readPartition: (reader: Reader) => T): TopicPartitions<T>[] {
+  return request.array(readTopic(readPartition));
+}
+
+/**
+ * Writes the topics array of a response, `writePartition` filling each partition's struct; both
+ * structs end with their (empty) tagged fields in flexible versions.
+ */
+export function writeTopics<T>(
+  response: Writer,
+  topics: readonly TopicPartitions<T>[],
+  writePartition: (writer: Writer, partition: T, topic: string) => void,
+): Writer {
+  return response.array(topics, (topicWriter, topic) => {
+    topicWriter.string(topic.name);
+    topicWriter.array(topic.partitions, (writer, partition) => {
+      writePartition(writer, partition, topic.name);
+      writer.taggedFields();
+    });
+    topicWriter.taggedFields();
+  });
 }
 
 export function isFlexible(handler: ApiHandler, version: number): boolean {

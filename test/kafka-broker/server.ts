@@ -40,7 +40,7 @@ export async function startServer(
   onRequest: RequestObserver,
   host: string,
 ): Promise<KafkaServer> {
-  const byKey = new Map<number, ApiHandler>(handlers.map((handler) => [handler.key, handler]));
+  const byKey = new Map<number, ApiHandler>(handlers.map((handler) => [ApiKey[handler.name], handler]));
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -170,12 +170,14 @@ async function answer(
   let dropConnection = false;
   try {
     const body = await handler.handle({
-      apiKey,
       version,
       clientId,
       request,
       signal,
-      responseWriter: () => new Writer(flexible),
+      responseWriter: (throttleTimeFrom) => {
+        const response = new Writer(flexible);
+        return throttleTimeFrom !== undefined && version >= throttleTimeFrom ? response.int32(0) : response;
+      },
       dropConnectionInsteadOfResponding: () => {
         dropConnection = true;
       },
@@ -201,13 +203,13 @@ function framed(correlationId: number, body: Writer, headerTaggedFields: boolean
 function apiVersionsBody(handlers: Map<number, ApiHandler>, version: number, errorCode: number): Writer {
   const advertised = [
     { key: ApiKey.ApiVersions, minVersion: API_VERSIONS_MIN, maxVersion: API_VERSIONS_MAX },
-    ...handlers.values(),
+    ...[...handlers].map(([key, { minVersion, maxVersion }]) => ({ key, minVersion, maxVersion })),
   ].sort((a, b) => a.key - b.key);
   const body = new Writer(version >= API_VERSIONS_FLEXIBLE_FROM);
   body.int16(errorCode);
   body.array(advertised, (writer, api) => {
     writer.int16(api.key).int16(api.minVersion).int16(api.maxVersion).taggedFields();
   });
-  if (version >= 1) body.int32(0);
+  if (version >= 1) body.int32(0); // throttle_time_ms
   return body.taggedFields();
 }
